@@ -1,0 +1,25 @@
+//! `keyctl list`: keys in creation order, never their secrets.
+
+use std::process::ExitCode;
+
+use super::{Ctx, output};
+use crate::cli::ListArgs;
+use crate::error::Result;
+use crate::store::{ListFilter, Store};
+
+pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let store = Store::open(&ctx.db)?;
+    let filter = ListFilter {
+        user: args.user,
+        all: args.all,
+    };
+    let keys = store.list(&filter, ctx.now)?;
+    if ctx.json {
+        output::json(&keys)?;
+    } else if keys.is_empty() {
+        output::note("no keys");
+    } else {
+        output::key_table(&keys, ctx.decorate)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

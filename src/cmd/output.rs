@@ -1,0 +1,141 @@
+//! Printing: JSON, tables and notes. stdout carries data only; notes go to stderr.
+
+use std::io::Write;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::key::Key;
+
+/// Print `value` as JSON on stdout.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Print one line of data on stdout.
+pub fn line(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A note for the person at the terminal, on stderr.
+pub fn note(text: &str) {
+    eprintln!("keyctl: {text}");
+}
+
+/// Make user-supplied text safe for a terminal: control characters are shown escaped.
+pub fn sanitize(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        text.to_owned()
+    }
+}
+
+fn or_dash(v: Option<impl ToString>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| sanitize(&v.to_string()))
+}
+
+/// Print keys as a table fitted to the terminal, or plain columns when not a terminal.
+pub fn key_table(keys: &[Key], decorate: bool) -> Result<()> {
+    let mut table = Table::new();
+    if decorate {
+        table
+            .load_style(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        table.load_style(presets::NOTHING);
+    }
+    table.set_header([
+        "ID", "USER", "NAME", "STATUS", "EXPIRES", "PATHS", "CREATED",
+    ]);
+    for k in keys {
+        table.add_row([
+            k.id.clone(),
+            sanitize(&k.user),
+            or_dash(k.name.as_ref()),
+            k.status.as_str().to_owned(),
+            or_dash(k.expires),
+            if k.paths.is_empty() {
+                "-".to_owned()
+            } else {
+                sanitize(&k.paths.join(","))
+            },
+            k.created.to_string(),
+        ]);
+    }
+    let mut out = std::io::stdout().lock();
+    for row in table.lines() {
+        writeln!(out, "{}", row.trim_end())?;
+    }
+    Ok(())
+}
+
+/// Print one key as `field: value` lines.
+pub fn key_details(k: &Key) -> Result<()> {
+    let fields = [
+        ("id", k.id.clone()),
+        ("user", sanitize(&k.user)),
+        ("name", or_dash(k.name.as_ref())),
+        ("description", or_dash(k.description.as_ref())),
+        ("status", k.status.as_str().to_owned()),
+        ("prefix", k.prefix.clone()),
+        (
+            "paths",
+            if k.paths.is_empty() {
+                "-".into()
+            } else {
+                sanitize(&k.paths.join(" "))
+            },
+        ),
+        ("created", k.created.to_string()),
+        ("updated", k.updated.to_string()),
+        ("expires", or_dash(k.expires)),
+        ("deleted", or_dash(k.deleted)),
+    ];
+    let mut out = std::io::stdout().lock();
+    for (name, value) in fields {
+        writeln!(out, "{name:<12} {value}")?;
+    }
+    Ok(())
+}
+
+/// JSON shape of create and reset: the key and its token.
+#[derive(Serialize)]
+pub struct WithToken<'a> {
+    #[serde(flatten)]
+    pub key: &'a Key,
+    pub token: &'a str,
+}
+
+/// Print a freshly issued token (create, reset): the token alone, or JSON with the key.
+pub fn issued(key: &Key, token: &str, as_json: bool) -> Result<()> {
+    if as_json {
+        json(&WithToken { key, token })
+    } else {
+        line(token)
+    }
+}
+
+/// After a change: the key as JSON when asked, and a note on stderr either way.
+pub fn changed(key: &Key, as_json: bool, what: &str) -> Result<()> {
+    if as_json {
+        json(key)?;
+    }
+    note(&format!("key {} {what}", sanitize(&key.label())));
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! `keyctl show`: one key, never its secret.
+
+use std::process::ExitCode;
+
+use super::{Ctx, output};
+use crate::cli::ShowArgs;
+use crate::error::Result;
+use crate::store::Store;
+
+pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let key = Store::open(&ctx.db)?.key(&args.key, ctx.now)?;
+    if ctx.json {
+        output::json(&key)?;
+    } else {
+        output::key_details(&key)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

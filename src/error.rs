@@ -1,0 +1,56 @@
+//! The error type: each variant owns one of keyctl's documented exit codes.
+
+use std::process::ExitCode;
+
+/// Exit code for a verification that was answered "rejected".
+pub const EXIT_REJECTED: u8 = 1;
+/// Exit code for invalid usage or input, including a refused confirmation.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a key or user that does not exist (or is revoked, for management commands).
+pub const EXIT_NOT_FOUND: u8 = 3;
+/// Exit code for a store that cannot be used.
+pub const EXIT_STORE: u8 = 4;
+
+/// Everything that can go wrong in keyctl, grouped by exit code.
+///
+/// Messages never contain a token or any part of a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: the command changed nothing (exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// No such key or user, or the key is revoked and cannot be managed (exit 3).
+    #[error("{0}")]
+    NotFound(String),
+    /// The store cannot be used: not a keyctl store, newer schema, unwritable, busy (exit 4).
+    #[error("{0}")]
+    Store(String),
+    /// Writing output failed (a closed pipe is treated as success by the binary).
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The process exit code documented for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invalid(_) => EXIT_USAGE,
+            Error::NotFound(_) => EXIT_NOT_FOUND,
+            Error::Store(_) | Error::Output(_) => EXIT_STORE,
+        }
+    }
+
+    /// True when stdout was closed by the reader (e.g. `keyctl list | head -1`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<&Error> for ExitCode {
+    fn from(e: &Error) -> Self {
+        ExitCode::from(e.exit_code())
+    }
+}
+
+/// Shorthand for results in keyctl.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

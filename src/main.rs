@@ -1,0 +1,17 @@
+//! The keyctl binary: parse the command line, run it, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = keyctl::cli::Cli::parse();
+    match keyctl::cmd::run(cli) {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keyctl: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

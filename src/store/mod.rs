@@ -1,0 +1,478 @@
+//! The key store: one SQLite file in rollback-journal mode. All SQL lives under this module.
+//!
+//! Every write runs in a `BEGIN IMMEDIATE` transaction with a busy timeout, so concurrent
+//! keyctl processes queue instead of failing, and a token is returned to the caller only
+//! after the transaction holding its digest has committed (synchronous=FULL).
+
+pub mod schema;
+
+use std::fs::{self, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior,
+    params,
+};
+
+use crate::error::{Error, Result};
+use crate::key::{Key, KeyRef};
+use crate::time::Timestamp;
+use crate::token;
+
+/// How long a command waits for another process's lock before giving up (exit 4).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+const KEY_COLUMNS: &str = "k.id, u.name, k.name, k.description, k.prefix, k.paths,
+                           k.created, k.updated, k.expires, k.deleted";
+
+/// What `create` needs to make a key.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// Owner; created if new.
+    pub user: String,
+    /// Optional name, unique among the user's live keys.
+    pub name: Option<String>,
+    /// Optional free text.
+    pub description: Option<String>,
+    /// Token prefix.
+    pub prefix: String,
+    /// Validated path prefixes.
+    pub paths: Vec<String>,
+    /// Expiry time, if any.
+    pub expires: Option<Timestamp>,
+}
+
+/// Which keys `list` returns.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this user's keys (the user must exist).
+    pub user: Option<String>,
+    /// Include revoked keys.
+    pub all: bool,
+}
+
+/// An open key store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Open an existing store, for writing when the file allows it, else read-only.
+    pub fn open(path: &Path) -> Result<Store> {
+        Self::open_inner(path, false)
+    }
+
+    /// Open a store, creating it (and missing parent directories, mode 0700; the file,
+    /// mode 0600) when it does not exist.
+    pub fn open_or_create(path: &Path) -> Result<Store> {
+        Self::open_inner(path, true)
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open_inner(path: &Path, may_create: bool) -> Result<Store> {
+        let shown = path.display();
+        match fs::metadata(path) {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::Store(format!(
+                    "{shown} is a directory, not a key store"
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !may_create {
+                    return Err(Error::Store(format!(
+                        "no key store at {shown} (`keyctl create` makes one)"
+                    )));
+                }
+                create_file(path)?;
+            }
+            Err(e) => return Err(Error::Store(format!("cannot read store {shown}: {e}"))),
+        }
+        check_header(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| sql_err(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| sql_err(path, e))?;
+        let state = match schema::state(&conn).map_err(|e| sql_err(path, e))? {
+            schema::State::Store(v) if v == schema::latest() => schema::State::Store(v),
+            schema::State::Store(v) if v > schema::latest() => schema::State::Store(v),
+            schema::State::Foreign => schema::State::Foreign,
+            _ => schema::migrate(&mut conn).map_err(|e| sql_err(path, e))?,
+        };
+        match state {
+            schema::State::Store(v) if v > schema::latest() => Err(Error::Store(format!(
+                "store {shown} has schema version {v}, newer than this keyctl knows ({}); upgrade keyctl",
+                schema::latest()
+            ))),
+            schema::State::Store(_) => Ok(Store {
+                conn,
+                path: path.to_owned(),
+            }),
+            _ => Err(not_a_store(path)),
+        }
+    }
+
+    /// Run `f` in an immediate transaction and commit it.
+    fn write<T>(&mut self, f: impl FnOnce(&Transaction, &Path) -> Result<T>) -> Result<T> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_err(path, e))?;
+        let out = f(&tx, path)?;
+        tx.commit().map_err(|e| sql_err(path, e))?;
+        Ok(out)
+    }
+
+    /// Create a key. Returns it with its token; the token's digest is committed by then.
+    pub fn create_key(&mut self, new: &NewKey, now: Timestamp) -> Result<(Key, String)> {
+        self.write(|tx, path| {
+            let e = |e| sql_err(path, e);
+            tx.execute(
+                "INSERT INTO users(name, created) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![new.user, now.0],
+            )
+            .map_err(e)?;
+            let uid: i64 = tx
+                .query_row("SELECT id FROM users WHERE name = ?1", [&new.user], |r| r.get(0))
+                .map_err(e)?;
+            if let Some(name) = &new.name {
+                let existing: Option<String> = tx
+                    .query_row(
+                        "SELECT id FROM keys WHERE user_id = ?1 AND name = ?2 AND deleted IS NULL",
+                        params![uid, name],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(e)?;
+                if let Some(id) = existing {
+                    return Err(Error::Invalid(format!(
+                        "user {} already has a key named {name} ({id}); choose another --name or delete that key",
+                        new.user
+                    )));
+                }
+            }
+            let paths = join_paths(&new.paths);
+            loop {
+                let id = token::new_id().map_err(|e| Error::Store(e.to_string()))?;
+                let (token, digest) =
+                    token::generate(&new.prefix, &id).map_err(|e| Error::Store(e.to_string()))?;
+                let inserted = tx.execute(
+                    "INSERT INTO keys(id, user_id, name, description, prefix, digest, paths,
+                                      created, updated, expires)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
+                     ON CONFLICT(id) DO NOTHING",
+                    params![
+                        id,
+                        uid,
+                        new.name,
+                        new.description,
+                        new.prefix,
+                        digest.0.as_slice(),
+                        paths,
+                        now.0,
+                        new.expires.map(|t| t.0)
+                    ],
+                )
+                .map_err(e)?;
+                // A clash of two random 95-bit ids is practically impossible; retry if it happens.
+                if inserted == 1 {
+                    let key = find(tx, &KeyRef::Id(id), now).map_err(e)?.ok_or_else(|| {
+                        Error::Store("the new key vanished before commit".into())
+                    })?;
+                    return Ok((key, token));
+                }
+            }
+        })
+    }
+
+    /// One key by id or `USER/NAME`. A name resolves to the user's live key of that name,
+    /// else to the most recently revoked one.
+    pub fn key(&self, r: &KeyRef, now: Timestamp) -> Result<Key> {
+        find(&self.conn, r, now)
+            .map_err(|e| sql_err(&self.path, e))?
+            .ok_or_else(|| not_found(r))
+    }
+
+    /// Keys in creation order.
+    pub fn list(&self, filter: &ListFilter, now: Timestamp) -> Result<Vec<Key>> {
+        let e = |e| sql_err(&self.path, e);
+        if let Some(user) = &filter.user {
+            let known: Option<i64> = self
+                .conn
+                .query_row("SELECT id FROM users WHERE name = ?1", [user], |r| r.get(0))
+                .optional()
+                .map_err(e)?;
+            if known.is_none() {
+                return Err(Error::NotFound(format!("no user {user}")));
+            }
+        }
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM keys k JOIN users u ON u.id = k.user_id
+             WHERE (?1 IS NULL OR u.name = ?1) AND (?2 OR k.deleted IS NULL)
+             ORDER BY k.seq"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(e)?;
+        let rows = stmt
+            .query_map(params![filter.user, filter.all], |r| key_from_row(r, now))
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+    }
+
+    /// Give a live key a new secret; every earlier token stops verifying at once.
+    pub fn reset(&mut self, r: &KeyRef, now: Timestamp) -> Result<(Key, String)> {
+        self.write(|tx, path| {
+            let key = live(tx, path, r, now)?;
+            let (token, digest) =
+                token::generate(&key.prefix, &key.id).map_err(|e| Error::Store(e.to_string()))?;
+            tx.execute(
+                "UPDATE keys SET digest = ?2, updated = ?3 WHERE id = ?1",
+                params![key.id, digest.0.as_slice(), now.0],
+            )
+            .map_err(|e| sql_err(path, e))?;
+            Ok((reread(tx, path, &key.id, now)?, token))
+        })
+    }
+
+    /// Set or clear a live key's expiry.
+    pub fn set_expiry(
+        &mut self,
+        r: &KeyRef,
+        expires: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Key> {
+        self.update(r, now, "expires = ?2", expires.map(|t| t.0))
+    }
+
+    /// Replace a live key's path prefixes (already validated).
+    pub fn set_paths(&mut self, r: &KeyRef, paths: &[String], now: Timestamp) -> Result<Key> {
+        self.update(r, now, "paths = ?2", join_paths(paths))
+    }
+
+    fn update(
+        &mut self,
+        r: &KeyRef,
+        now: Timestamp,
+        set: &str,
+        value: impl rusqlite::ToSql,
+    ) -> Result<Key> {
+        self.write(|tx, path| {
+            let key = live(tx, path, r, now)?;
+            tx.execute(
+                &format!("UPDATE keys SET {set}, updated = ?3 WHERE id = ?1"),
+                params![key.id, value, now.0],
+            )
+            .map_err(|e| sql_err(path, e))?;
+            reread(tx, path, &key.id, now)
+        })
+    }
+
+    /// Revoke a key: it stays listed (with `--all`) and verifies as `revoked`.
+    /// Revoking a revoked key changes nothing and returns it.
+    pub fn revoke(&mut self, r: &KeyRef, now: Timestamp) -> Result<Key> {
+        self.write(|tx, path| {
+            let key = find(tx, r, now)
+                .map_err(|e| sql_err(path, e))?
+                .ok_or_else(|| not_found(r))?;
+            if key.deleted.is_some() {
+                return Ok(key);
+            }
+            tx.execute(
+                "UPDATE keys SET deleted = ?2, updated = ?2 WHERE id = ?1",
+                params![key.id, now.0],
+            )
+            .map_err(|e| sql_err(path, e))?;
+            reread(tx, path, &key.id, now)
+        })
+    }
+
+    /// Remove a key entirely. Returns it as it was.
+    pub fn purge(&mut self, r: &KeyRef, now: Timestamp) -> Result<Key> {
+        self.write(|tx, path| {
+            let key = find(tx, r, now)
+                .map_err(|e| sql_err(path, e))?
+                .ok_or_else(|| not_found(r))?;
+            tx.execute("DELETE FROM keys WHERE id = ?1", [&key.id])
+                .map_err(|e| sql_err(path, e))?;
+            Ok(key)
+        })
+    }
+
+    /// The key with this id and its stored digest, for verification.
+    pub(crate) fn secret(&self, id: &str, now: Timestamp) -> Result<Option<(Key, Vec<u8>)>> {
+        let e = |e| sql_err(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS}, k.digest FROM keys k JOIN users u ON u.id = k.user_id
+                 WHERE k.id = ?1"
+            ))
+            .map_err(e)?;
+        stmt.query_row([id], |r| Ok((key_from_row(r, now)?, r.get(10)?)))
+            .optional()
+            .map_err(e)
+    }
+}
+
+/// Find a key (live or revoked) inside or outside a transaction.
+fn find(conn: &Connection, r: &KeyRef, now: Timestamp) -> rusqlite::Result<Option<Key>> {
+    let base = format!("SELECT {KEY_COLUMNS} FROM keys k JOIN users u ON u.id = k.user_id");
+    match r {
+        KeyRef::Id(id) => conn
+            .query_row(&format!("{base} WHERE k.id = ?1"), [id], |row| {
+                key_from_row(row, now)
+            })
+            .optional(),
+        KeyRef::Named { user, name } => conn
+            .query_row(
+                &format!(
+                    "{base} WHERE u.name = ?1 AND k.name = ?2
+                     ORDER BY k.deleted IS NOT NULL, k.seq DESC LIMIT 1"
+                ),
+                [user, name],
+                |row| key_from_row(row, now),
+            )
+            .optional(),
+    }
+}
+
+/// A key that exists and is not revoked (management commands refuse revoked keys: exit 3).
+fn live(tx: &Transaction, path: &Path, r: &KeyRef, now: Timestamp) -> Result<Key> {
+    let key = find(tx, r, now)
+        .map_err(|e| sql_err(path, e))?
+        .ok_or_else(|| not_found(r))?;
+    if key.deleted.is_some() {
+        return Err(Error::NotFound(format!(
+            "key {} is revoked; a revoked key cannot be changed (create a new one)",
+            key.label()
+        )));
+    }
+    Ok(key)
+}
+
+fn reread(tx: &Transaction, path: &Path, id: &str, now: Timestamp) -> Result<Key> {
+    find(tx, &KeyRef::Id(id.to_owned()), now)
+        .map_err(|e| sql_err(path, e))?
+        .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
+}
+
+fn key_from_row(r: &Row, now: Timestamp) -> rusqlite::Result<Key> {
+    let expires: Option<i64> = r.get(8)?;
+    let deleted: Option<i64> = r.get(9)?;
+    let paths: Option<String> = r.get(5)?;
+    let expires = expires.map(Timestamp);
+    let deleted = deleted.map(Timestamp);
+    Ok(Key {
+        id: r.get(0)?,
+        user: r.get(1)?,
+        name: r.get(2)?,
+        description: r.get(3)?,
+        prefix: r.get(4)?,
+        paths: paths
+            .map(|p| p.split('\n').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        created: Timestamp(r.get(6)?),
+        updated: Timestamp(r.get(7)?),
+        expires,
+        deleted,
+        status: Key::status_at(expires, deleted, now),
+    })
+}
+
+/// Prefixes never contain whitespace, so a newline separates them.
+fn join_paths(paths: &[String]) -> Option<String> {
+    (!paths.is_empty()).then(|| paths.join("\n"))
+}
+
+fn not_found(r: &KeyRef) -> Error {
+    Error::NotFound(format!("no key {r}"))
+}
+
+fn not_a_store(path: &Path) -> Error {
+    Error::Store(format!(
+        "{} is not a keyctl store; it was left untouched",
+        path.display()
+    ))
+}
+
+/// Refuse anything that is neither empty nor an SQLite database, before SQLite touches it.
+fn check_header(path: &Path) -> Result<()> {
+    let mut head = Vec::with_capacity(16);
+    fs::File::open(path)
+        .and_then(|f| f.take(16).read_to_end(&mut head))
+        .map_err(|e| Error::Store(format!("cannot read store {}: {e}", path.display())))?;
+    if head.is_empty() || head == SQLITE_HEADER {
+        Ok(())
+    } else {
+        Err(not_a_store(path))
+    }
+}
+
+/// Create the store file (0600) and any missing parent directories (0700), whatever the umask.
+fn create_file(path: &Path) -> Result<()> {
+    let shown = path.display();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let missing: Vec<&Path> = parent.ancestors().take_while(|p| !p.exists()).collect();
+        for dir in missing.into_iter().rev() {
+            match fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| Error::Store(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+    }
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => file
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::Store(format!("cannot set permissions of {shown}: {e}"))),
+        // Another keyctl created it a moment ago; opening it below is safe.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::Store(format!("cannot create store {shown}: {e}"))),
+    }
+}
+
+/// Turn an SQLite error into a message that says what to do, with exit code 4.
+fn sql_err(path: &Path, e: rusqlite::Error) -> Error {
+    let p = path.display();
+    let secs = BUSY_TIMEOUT.as_secs();
+    Error::Store(match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
+            "store {p} is busy: another process held it locked for more than {secs} s; nothing was changed, try again"
+        ),
+        Some(ErrorCode::ReadOnly) => format!(
+            "store {p} is read-only: this command needs write access to the file and its directory"
+        ),
+        Some(ErrorCode::CannotOpen) => format!(
+            "cannot open store {p} ({e}): check that the file and its directory exist and are writable"
+        ),
+        Some(ErrorCode::NotADatabase) => {
+            format!("{p} is not a keyctl store; it was left untouched")
+        }
+        Some(ErrorCode::DiskFull) => {
+            format!("cannot write store {p}: the disk is full; nothing was changed")
+        }
+        _ => format!("store {p}: {e}"),
+    })
+}

@@ -1,0 +1,191 @@
+//! Durations (`90d`, `12h`, `31536000`), times (RFC 3339 or `YYYY-MM-DD`) and timestamps.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Serialize, Serializer};
+
+/// Latest instant keyctl stores: the end of year 9999, so every timestamp prints as RFC 3339.
+pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
+
+const DURATION_FORMS: &str = "a positive whole number of seconds (31536000) or a number with a unit s, m, h, d, w or y (90d, 12h)";
+
+/// Seconds since the Unix epoch, UTC, printed as RFC 3339 with seconds and `Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current time, to the second.
+    pub fn now() -> Timestamp {
+        Timestamp(Utc::now().timestamp())
+    }
+
+    /// This time plus `secs` seconds, if it stays within the range keyctl can store.
+    pub fn plus(self, secs: i64) -> Option<Timestamp> {
+        self.0
+            .checked_add(secs)
+            .filter(|t| *t <= MAX_TIMESTAMP)
+            .map(Timestamp)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match DateTime::<Utc>::from_timestamp(self.0, 0) {
+            Some(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%SZ")),
+            None => write!(f, "@{}", self.0),
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Parse a duration into whole seconds. Zero, negative, fractional, overflowing and
+/// unparseable values are errors whose message names the value and the accepted forms.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let bad = |why: &str| format!("invalid duration '{text}'{why}: expected {DURATION_FORMS}");
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let multiplier: i64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        'y' => 365 * 86_400,
+        _ => return Err(bad(" (unknown unit)")),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(""));
+    }
+    let n: i64 = digits.parse().map_err(|_| bad(" (too large)"))?;
+    if n == 0 {
+        return Err(bad(" (must be greater than zero)"));
+    }
+    let secs = n
+        .checked_mul(multiplier)
+        .ok_or_else(|| bad(" (too large)"))?;
+    if secs > MAX_TIMESTAMP {
+        return Err(bad(" (too large)"));
+    }
+    Ok(secs)
+}
+
+/// Parse a point in time: RFC 3339 (offsets allowed, fractions of a second dropped) or
+/// `YYYY-MM-DD` (midnight UTC).
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    let bad = || {
+        format!(
+            "invalid time '{text}': expected RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01)"
+        )
+    };
+    let secs = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        t.timestamp()
+    } else if text.len() == 10 {
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
+        date.and_hms_opt(0, 0, 0)
+            .ok_or_else(bad)?
+            .and_utc()
+            .timestamp()
+    } else {
+        return Err(bad());
+    };
+    if !(0..=MAX_TIMESTAMP).contains(&secs) {
+        return Err(format!(
+            "invalid time '{text}': must be between 1970 and 9999"
+        ));
+    }
+    Ok(Timestamp(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_every_unit() {
+        assert_eq!(parse_duration("31536000"), Ok(31_536_000));
+        assert_eq!(parse_duration("45s"), Ok(45));
+        assert_eq!(parse_duration("5m"), Ok(300));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("90d"), Ok(7_776_000));
+        assert_eq!(parse_duration("2w"), Ok(1_209_600));
+        assert_eq!(parse_duration("1y"), Ok(31_536_000));
+        assert_eq!(parse_duration("007"), Ok(7));
+    }
+
+    #[test]
+    fn bad_durations_name_the_value_and_the_forms() {
+        for bad in [
+            "",
+            "0",
+            "0d",
+            "-5",
+            "-5d",
+            "1.5h",
+            "1.5",
+            "5x",
+            "d",
+            "h5",
+            " 5",
+            "5 ",
+            "1e3",
+            "+5",
+            "99999999999999999999",
+            "9999999999999y",
+            "300000y",
+            "5dd",
+            "٣",
+        ] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains(&format!("'{bad}'")), "{err}");
+            assert!(err.contains("90d"), "{err}");
+        }
+    }
+
+    #[test]
+    fn times_rfc3339_and_dates() {
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(Timestamp(0)));
+        assert_eq!(
+            parse_time("2030-01-01T00:00:00Z"),
+            Ok(Timestamp(1_893_456_000))
+        );
+        assert_eq!(
+            parse_time("2030-01-01T02:00:00+02:00"),
+            Ok(Timestamp(1_893_456_000))
+        );
+        assert_eq!(
+            parse_time("2030-01-01T00:00:00.999Z"),
+            Ok(Timestamp(1_893_456_000))
+        );
+        assert_eq!(parse_time("2030-01-01"), Ok(Timestamp(1_893_456_000)));
+        for bad in [
+            "2030-02-30",
+            "2030-13-01",
+            "2030-1-1",
+            "tomorrow",
+            "",
+            "2030-01-01T25:00:00Z",
+            "1969-12-31",
+            "10000-01-01",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_print_as_rfc3339_with_z() {
+        assert_eq!(Timestamp(1_795_344_054).to_string(), "2026-11-22T10:40:54Z");
+        assert_eq!(Timestamp(MAX_TIMESTAMP).to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            Timestamp(0).plus(MAX_TIMESTAMP),
+            Some(Timestamp(MAX_TIMESTAMP))
+        );
+        assert_eq!(Timestamp(1).plus(MAX_TIMESTAMP), None);
+        assert_eq!(Timestamp(1).plus(i64::MAX), None);
+    }
+}

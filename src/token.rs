@@ -1,0 +1,247 @@
+//! Token format: generation, parsing, checksum and digest.
+//!
+//! A token is `<prefix>_<id>_<secret><check>`:
+//! - `prefix`: `[a-z0-9]{1,16}`, `kc` by default;
+//! - `id`: the key's public id, `[A-Za-z0-9]{8,24}` (16 characters for new keys);
+//! - `secret`: 43 base62 characters from the OS CSPRNG (43 × log2 62 ≈ 256.03 bits);
+//! - `check`: CRC-32 (IEEE) of everything before it, as 6 base62 digits, zero-padded.
+//!
+//! The checksum lets keyctl reject a typo, a truncation or a random string as malformed
+//! without touching the store, and lets secret scanners confirm a match.
+
+use rand::TryRng;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Default token prefix.
+pub const DEFAULT_PREFIX: &str = "kc";
+/// Longest token accepted anywhere.
+pub const MAX_TOKEN_LEN: usize = 120;
+/// Number of base62 characters of secret in a token.
+pub const SECRET_LEN: usize = 43;
+/// Number of base62 characters of checksum at the end of a token.
+pub const CHECK_LEN: usize = 6;
+/// Length of the id of a newly created key.
+pub const ID_LEN: usize = 16;
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A SHA-256 digest of a whole token: the only form in which a secret is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// Digest of a token's full text.
+    pub fn of(token: &str) -> Digest {
+        Digest(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Constant-time comparison with stored digest bytes of any length.
+    pub fn matches(&self, stored: &[u8]) -> bool {
+        self.0.as_slice().ct_eq(stored).into()
+    }
+}
+
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Digest(..)")
+    }
+}
+
+/// The public parts of a well-formed token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    /// The token's prefix, e.g. `kc`.
+    pub prefix: &'a str,
+    /// The key id the token belongs to.
+    pub id: &'a str,
+}
+
+/// True for a valid token prefix: `[a-z0-9]{1,16}`.
+pub fn valid_prefix(p: &str) -> bool {
+    (1..=16).contains(&p.len())
+        && p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// True for a valid key id: `[A-Za-z0-9]{8,24}`.
+pub fn valid_id(id: &str) -> bool {
+    (8..=24).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Parse a token, checking its shape and checksum. `None` means malformed.
+pub fn parse(token: &str) -> Option<Parsed<'_>> {
+    if token.len() > MAX_TOKEN_LEN
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    let (prefix, rest) = token.split_once('_')?;
+    let (id, body) = rest.split_once('_')?;
+    if !valid_prefix(prefix)
+        || !valid_id(id)
+        || body.len() != SECRET_LEN + CHECK_LEN
+        || !body.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let (signed, check) = token.split_at(token.len() - CHECK_LEN);
+    if checksum(signed).as_bytes() != check.as_bytes() {
+        return None;
+    }
+    Some(Parsed { prefix, id })
+}
+
+/// The 6-character base62 checksum of `text`.
+pub fn checksum(text: &str) -> String {
+    let mut n = crc32(text.as_bytes());
+    let mut out = [b'0'; CHECK_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
+/// CRC-32 with the IEEE polynomial (the one zlib and PNG use).
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+/// `n` uniformly random base62 characters from the OS CSPRNG.
+pub fn random_base62(n: usize) -> std::io::Result<String> {
+    let mut out = String::with_capacity(n);
+    let mut buf = [0u8; 64];
+    while out.len() < n {
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut buf)
+            .map_err(|e| std::io::Error::other(format!("the OS random generator failed: {e}")))?;
+        // 248 = 4 × 62: rejecting bytes at or above it keeps every character equally likely.
+        for &b in buf.iter().filter(|&&b| b < 248) {
+            if out.len() == n {
+                break;
+            }
+            out.push(BASE62[usize::from(b % 62)] as char);
+        }
+    }
+    Ok(out)
+}
+
+/// A new random key id.
+pub fn new_id() -> std::io::Result<String> {
+    random_base62(ID_LEN)
+}
+
+/// A new token for key `id` with `prefix`, and its digest.
+pub fn generate(prefix: &str, id: &str) -> std::io::Result<(String, Digest)> {
+    let mut token = format!("{prefix}_{id}_{}", random_base62(SECRET_LEN)?);
+    let check = checksum(&token);
+    token.push_str(&check);
+    let digest = Digest::of(&token);
+    Ok((token, digest))
+}
+
+/// A regular expression matching keyctl tokens, for secret scanners (the checksum confirms).
+pub const TOKEN_REGEX: &str = r"\b[a-z0-9]{1,16}_[A-Za-z0-9]{8,24}_[A-Za-z0-9]{49}\b";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_known_vector() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn generated_tokens_parse_and_carry_the_id() {
+        let id = new_id().unwrap();
+        assert!(valid_id(&id));
+        let (token, digest) = generate("kc", &id).unwrap();
+        assert_eq!(token.len(), 2 + 1 + 16 + 1 + 43 + 6);
+        let parsed = parse(&token).unwrap();
+        assert_eq!(
+            parsed,
+            Parsed {
+                prefix: "kc",
+                id: &id
+            }
+        );
+        assert!(digest.matches(&Digest::of(&token).0));
+        let long = "abcdefghijklmnop";
+        let (token, _) = generate(long, "ABCDEFGHIJKLMNOPQRSTUVWX").unwrap();
+        assert!(token.len() <= MAX_TOKEN_LEN);
+        assert_eq!(parse(&token).unwrap().prefix, long);
+    }
+
+    #[test]
+    fn every_single_character_change_is_detected() {
+        let (token, _) = generate("kc", &new_id().unwrap()).unwrap();
+        let bytes = token.as_bytes();
+        for i in 0..bytes.len() {
+            for &c in b"0aZ_" {
+                if bytes[i] == c {
+                    continue;
+                }
+                let mut t = bytes.to_vec();
+                t[i] = c;
+                let t = String::from_utf8(t).unwrap();
+                assert!(parse(&t).is_none(), "accepted {i}:{}", c as char);
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_extension_and_junk_are_malformed() {
+        let (token, _) = generate("kc", &new_id().unwrap()).unwrap();
+        assert!(parse(&token[..token.len() - 1]).is_none());
+        assert!(parse(&format!("{token}0")).is_none());
+        assert!(parse(&format!(" {token}")).is_none());
+        for junk in [
+            "",
+            "_",
+            "kc_",
+            "kc__",
+            "KC_abcdefgh_x",
+            "not a token",
+            "kc_short_x",
+        ] {
+            assert!(parse(junk).is_none(), "{junk}");
+        }
+        assert!(parse(&"a".repeat(500)).is_none());
+    }
+
+    #[test]
+    fn prefixes_and_ids_are_checked() {
+        assert!(valid_prefix("kc") && valid_prefix("a1") && valid_prefix(&"z".repeat(16)));
+        assert!(!valid_prefix("") && !valid_prefix("Kc") && !valid_prefix("k_c"));
+        assert!(!valid_prefix(&"z".repeat(17)));
+        assert!(valid_id("abcdEFG1") && !valid_id("abc") && !valid_id("abcdefg-"));
+    }
+
+    #[test]
+    fn random_base62_is_roughly_uniform() {
+        let s = random_base62(62 * 400).unwrap();
+        let mut counts = [0usize; 62];
+        for b in s.bytes() {
+            counts[BASE62.iter().position(|&c| c == b).unwrap()] += 1;
+        }
+        // Each character expects 400; a broken mapping (e.g. b % 62 without rejection) shows
+        // up as a systematic skew, far beyond these loose bounds only in gross failures.
+        assert!(
+            counts.iter().all(|&c| (250..=560).contains(&c)),
+            "{counts:?}"
+        );
+    }
+}
