@@ -16,6 +16,8 @@ pub mod verify;
 pub mod cli;
 #[doc(hidden)]
 pub mod cmd;
+#[doc(hidden)]
+pub mod generate;
 
 pub use error::{Error, Result};
 pub use key::{Key, KeyRef, Status};

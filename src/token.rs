@@ -223,6 +223,12 @@ mod tests {
     }
 
     #[test]
+    fn readme_example_is_well_formed() {
+        let example = "kc_3fQm8WcJtP2a9LxZ_Ky9Pf34qY6Nb3wWD25RQ4F5ZR3qa7yEeeby3abP3E2Z31O7vJ";
+        assert_eq!(parse(example).map(|p| p.id), Some("3fQm8WcJtP2a9LxZ"));
+    }
+
+    #[test]
     fn prefixes_and_ids_are_checked() {
         assert!(valid_prefix("kc") && valid_prefix("a1") && valid_prefix(&"z".repeat(16)));
         assert!(!valid_prefix("") && !valid_prefix("Kc") && !valid_prefix("k_c"));

@@ -1,0 +1,156 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'keyctl'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'keyctl' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a key and print its token, once')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List keys (live ones, oldest first), never their secrets')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one key, never its secret')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once')
+            [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Set when a key expires')
+            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Replace a key''s request-path prefixes')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token: exit 0 when valid, 1 when rejected (with the reason)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'keyctl;create' {
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name, unique among the user''s live keys (same alphabet as USER)')
+            [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'Free text shown by list and show (no control characters, at most 1000 characters)')
+            [CompletionResult]::new('--expire', '--expire', [CompletionResultType]::ParameterName, 'Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)')
+            [CompletionResult]::new('--expire-at', '--expire-at', [CompletionResultType]::ParameterName, 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable')
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Token prefix: 1-16 of a-z 0-9')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'keyctl;list' {
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only this user''s keys')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Include revoked (deleted) keys')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keyctl;show' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keyctl;reset' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'keyctl;expire' {
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Expire at TIME: RFC 3339 or YYYY-MM-DD')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--never', '--never', [CompletionResultType]::ParameterName, 'Never expire')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keyctl;path' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--clear', '--clear', [CompletionResultType]::ParameterName, 'Remove all prefixes (the key is then good for any path)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keyctl;delete' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--purge', '--purge', [CompletionResultType]::ParameterName, 'Remove the key and its record entirely instead of revoking it')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'keyctl;verify' {
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path to check against the key''s prefixes (query string ignored)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'keyctl;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a key and print its token, once')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List keys (live ones, oldest first), never their secrets')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one key, never its secret')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once')
+            [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Set when a key expires')
+            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Replace a key''s request-path prefixes')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token: exit 0 when valid, 1 when rejected (with the reason)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'keyctl;help;create' {
+            break
+        }
+        'keyctl;help;list' {
+            break
+        }
+        'keyctl;help;show' {
+            break
+        }
+        'keyctl;help;reset' {
+            break
+        }
+        'keyctl;help;expire' {
+            break
+        }
+        'keyctl;help;path' {
+            break
+        }
+        'keyctl;help;delete' {
+            break
+        }
+        'keyctl;help;verify' {
+            break
+        }
+        'keyctl;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

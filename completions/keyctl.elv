@@ -1,0 +1,132 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[keyctl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'keyctl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'keyctl'= {
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Create a key and print its token, once'
+            cand list 'List keys (live ones, oldest first), never their secrets'
+            cand show 'Show one key, never its secret'
+            cand reset 'Give a key a new secret and print the new token, once'
+            cand expire 'Set when a key expires'
+            cand path 'Replace a key''s request-path prefixes'
+            cand delete 'Revoke a key (or remove it entirely with --purge)'
+            cand verify 'Check a token: exit 0 when valid, 1 when rejected (with the reason)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'keyctl;create'= {
+            cand --user 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -'
+            cand --name 'Name, unique among the user''s live keys (same alphabet as USER)'
+            cand --description 'Free text shown by list and show (no control characters, at most 1000 characters)'
+            cand --expire 'Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)'
+            cand --expire-at 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)'
+            cand --path 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable'
+            cand --prefix 'Token prefix: 1-16 of a-z 0-9'
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyctl;list'= {
+            cand --user 'Only this user''s keys'
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --all 'Include revoked (deleted) keys'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyctl;show'= {
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyctl;reset'= {
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyctl;expire'= {
+            cand --at 'Expire at TIME: RFC 3339 or YYYY-MM-DD'
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --never 'Never expire'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyctl;path'= {
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --clear 'Remove all prefixes (the key is then good for any path)'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyctl;delete'= {
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --purge 'Remove the key and its record entirely instead of revoking it'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyctl;verify'= {
+            cand --path 'Request path to check against the key''s prefixes (query string ignored)'
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyctl;help'= {
+            cand create 'Create a key and print its token, once'
+            cand list 'List keys (live ones, oldest first), never their secrets'
+            cand show 'Show one key, never its secret'
+            cand reset 'Give a key a new secret and print the new token, once'
+            cand expire 'Set when a key expires'
+            cand path 'Replace a key''s request-path prefixes'
+            cand delete 'Revoke a key (or remove it entirely with --purge)'
+            cand verify 'Check a token: exit 0 when valid, 1 when rejected (with the reason)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'keyctl;help;create'= {
+        }
+        &'keyctl;help;list'= {
+        }
+        &'keyctl;help;show'= {
+        }
+        &'keyctl;help;reset'= {
+        }
+        &'keyctl;help;expire'= {
+        }
+        &'keyctl;help;path'= {
+        }
+        &'keyctl;help;delete'= {
+        }
+        &'keyctl;help;verify'= {
+        }
+        &'keyctl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,87 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_keyctl_global_optspecs
+    string join \n db= json h/help V/version
+end
+
+function __fish_keyctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_keyctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_keyctl_using_subcommand
+    set -l cmd (__fish_keyctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c keyctl -n "__fish_keyctl_needs_command" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_needs_command" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_needs_command" -s V -l version -d 'Print version'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "create" -d 'Create a key and print its token, once'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "show" -d 'Show one key, never its secret'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "reset" -d 'Give a key a new secret and print the new token, once'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "expire" -d 'Set when a key expires'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "path" -d 'Replace a key\'s request-path prefixes'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "verify" -d 'Check a token: exit 0 when valid, 1 when rejected (with the reason)'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l user -d 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l name -d 'Name, unique among the user\'s live keys (same alphabet as USER)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l description -d 'Free text shown by list and show (no control characters, at most 1000 characters)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l expire -d 'Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l expire-at -d 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l path -d 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l prefix -d 'Token prefix: 1-16 of a-z 0-9' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l user -d 'Only this user\'s keys' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l all -d 'Include revoked (deleted) keys'
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -s h -l help -d 'Print help'
+complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand show" -s h -l help -d 'Print help'
+complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l at -d 'Expire at TIME: RFC 3339 or YYYY-MM-DD' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l never -d 'Never expire'
+complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -s h -l help -d 'Print help'
+complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l clear -d 'Remove all prefixes (the key is then good for any path)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand path" -s h -l help -d 'Print help'
+complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
+complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l purge -d 'Remove the key and its record entirely instead of revoking it'
+complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l path -d 'Request path to check against the key\'s prefixes (query string ignored)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "create" -d 'Create a key and print its token, once'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "show" -d 'Show one key, never its secret'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "reset" -d 'Give a key a new secret and print the new token, once'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "expire" -d 'Set when a key expires'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "path" -d 'Replace a key\'s request-path prefixes'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "verify" -d 'Check a token: exit 0 when valid, 1 when rejected (with the reason)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
