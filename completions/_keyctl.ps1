@@ -34,7 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Set when a key expires')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Replace a key''s request-path prefixes')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
-            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token: exit 0 when valid, 1 when rejected (with the reason)')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -104,7 +104,13 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;verify' {
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path to check against the key''s prefixes (query string ignored)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'A request header, ''Name: value''; repeatable')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'A request header, ''Name: value''; repeatable')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The request URL (absolute or /path?query); gives the path and query credentials')
+            [CompletionResult]::new('--basic-user', '--basic-user', [CompletionResultType]::ParameterName, 'Accept Basic credentials only with this username (otherwise it is ignored)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'Read a raw HTTP/1.x request head (request line and headers) from stdin')
+            [CompletionResult]::new('--require-tls', '--require-tls', [CompletionResultType]::ParameterName, 'Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -118,7 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Set when a key expires')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Replace a key''s request-path prefixes')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
-            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token: exit 0 when valid, 1 when rejected (with the reason)')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }

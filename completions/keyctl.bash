@@ -397,13 +397,29 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__verify)
-            opts="-h --path --db --json --help"
+            opts="-H -h --path --header --url --request --basic-user --require-tls --db --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --basic-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

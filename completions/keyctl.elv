@@ -31,7 +31,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand expire 'Set when a key expires'
             cand path 'Replace a key''s request-path prefixes'
             cand delete 'Revoke a key (or remove it entirely with --purge)'
-            cand verify 'Check a token: exit 0 when valid, 1 when rejected (with the reason)'
+            cand verify 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'keyctl;create'= {
@@ -93,7 +93,13 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;verify'= {
             cand --path 'Request path to check against the key''s prefixes (query string ignored)'
+            cand -H 'A request header, ''Name: value''; repeatable'
+            cand --header 'A request header, ''Name: value''; repeatable'
+            cand --url 'The request URL (absolute or /path?query); gives the path and query credentials'
+            cand --basic-user 'Accept Basic credentials only with this username (otherwise it is ignored)'
             cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --request 'Read a raw HTTP/1.x request head (request line and headers) from stdin'
+            cand --require-tls 'Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -106,7 +112,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand expire 'Set when a key expires'
             cand path 'Replace a key''s request-path prefixes'
             cand delete 'Revoke a key (or remove it entirely with --purge)'
-            cand verify 'Check a token: exit 0 when valid, 1 when rejected (with the reason)'
+            cand verify 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'keyctl;help;create'= {

@@ -35,7 +35,7 @@ complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "reset" -d 'Give a key
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "expire" -d 'Set when a key expires'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "path" -d 'Replace a key\'s request-path prefixes'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
-complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "verify" -d 'Check a token: exit 0 when valid, 1 when rejected (with the reason)'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "verify" -d 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l user -d 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l name -d 'Name, unique among the user\'s live keys (same alphabet as USER)' -r
@@ -73,7 +73,12 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l purge -d 'Remov
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l path -d 'Request path to check against the key\'s prefixes (query string ignored)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s H -l header -d 'A request header, \'Name: value\'; repeatable' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l url -d 'The request URL (absolute or /path?query); gives the path and query credentials' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l basic-user -d 'Accept Basic credentials only with this username (otherwise it is ignored)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l request -d 'Read a raw HTTP/1.x request head (request line and headers) from stdin'
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l require-tls -d 'Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "create" -d 'Create a key and print its token, once'
@@ -83,5 +88,5 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "expire" -d 'Set when a key expires'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "path" -d 'Replace a key\'s request-path prefixes'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "verify" -d 'Check a token: exit 0 when valid, 1 when rejected (with the reason)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "verify" -d 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

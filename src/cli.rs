@@ -245,17 +245,22 @@ pub struct DeleteArgs {
     pub purge: bool,
 }
 
-/// Check a token: exit 0 when valid, 1 when rejected (with the reason)
+/// Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)
 ///
 /// The token is read from the first line of stdin (preferred: other users can see command
-/// arguments) or taken from the argument. Reasons: malformed, unknown, revoked, expired,
-/// path_not_allowed.
+/// arguments) or taken from the argument. With --header, --url or --request, keyctl instead
+/// finds the credential where an HTTP client put it: `Authorization: Bearer`, `Authorization:
+/// Basic` (the password is the token), the headers x-auth-key, x-api-auth and x-api-key, or
+/// the query parameters _auth_key, _api_auth, accesskey and api_key. Reasons: malformed,
+/// unknown, revoked, expired, path_not_allowed, missing, ambiguous, insecure_transport.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   printf '%s\\n' \"$TOKEN\" | keyctl verify
   printf '%s\\n' \"$TOKEN\" | keyctl verify --path /api/v1/items --json
-  keyctl verify \"$TOKEN\"
+  keyctl verify --header \"Authorization: Bearer $TOKEN\" --url https://api.example.com/v1/items
+  keyctl verify --header \"x-auth-key: $TOKEN\" --path /v1/items
+  printf 'GET /v1/items HTTP/1.1\\r\\nX-Api-Key: %s\\r\\n\\r\\n' \"$TOKEN\" | keyctl verify --request
 
 Exit codes: 0 valid, 1 rejected, 2 no token given, 4 store unusable.")]
 pub struct VerifyArgs {
@@ -266,6 +271,26 @@ pub struct VerifyArgs {
     /// Request path to check against the key's prefixes (query string ignored)
     #[arg(long, value_name = "REQUEST_PATH")]
     pub path: Option<String>,
+
+    /// A request header, 'Name: value'; repeatable
+    #[arg(long = "header", short = 'H', value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// The request URL (absolute or /path?query); gives the path and query credentials
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Read a raw HTTP/1.x request head (request line and headers) from stdin
+    #[arg(long, conflicts_with = "token")]
+    pub request: bool,
+
+    /// Accept Basic credentials only with this username (otherwise it is ignored)
+    #[arg(long, value_name = "NAME")]
+    pub basic_user: Option<String>,
+
+    /// Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)
+    #[arg(long)]
+    pub require_tls: bool,
 }
 
 fn user_arg(s: &str) -> Result<String, String> {

@@ -4,6 +4,7 @@
 //! revokes keys, and [`store::Store::verify`] answers whether a token is good. The `keyctl`
 //! binary is a thin layer over it.
 
+pub mod credential;
 pub mod error;
 pub mod key;
 pub mod paths;
@@ -19,7 +20,8 @@ pub mod cmd;
 #[doc(hidden)]
 pub mod generate;
 
+pub use credential::{Credential, Presented, Source};
 pub use error::{Error, Result};
 pub use key::{Key, KeyRef, Status};
 pub use store::Store;
-pub use verify::{Reason, Verdict};
+pub use verify::{Reason, RequestCheck, Verdict};

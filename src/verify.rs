@@ -1,18 +1,23 @@
-//! Verification: is this token good for this request path, and if not, why not.
+//! Verification: is this credential good for this request, and if not, why not.
+//!
+//! [`Store::verify`] checks one [`Credential`]; [`Store::verify_request`] first picks the one
+//! credential a request [`Presented`] (or reports it missing, ambiguous, or sent over plain
+//! HTTP when TLS is required), then checks it against the request path.
 
 use serde::Serialize;
 
+use crate::credential::{Credential, Outcome, Presented};
 use crate::error::Result;
 use crate::key::Status;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::token::{self, Digest};
 
-/// Why a token was rejected.
+/// Why a credential was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
-    /// Not shaped like a keyctl token, or its checksum is wrong.
+    /// Not shaped like a keyctl token, its checksum is wrong, or the request was unreadable.
     Malformed,
     /// No such key, or the secret does not match.
     Unknown,
@@ -22,6 +27,12 @@ pub enum Reason {
     Expired,
     /// The request path is outside the key's path prefixes.
     PathNotAllowed,
+    /// The request carried no credential.
+    Missing,
+    /// The request carried more than one distinct credential.
+    Ambiguous,
+    /// TLS was required and the request did not come over https.
+    InsecureTransport,
 }
 
 impl Reason {
@@ -33,6 +44,9 @@ impl Reason {
             Reason::Revoked => "revoked",
             Reason::Expired => "expired",
             Reason::PathNotAllowed => "path_not_allowed",
+            Reason::Missing => "missing",
+            Reason::Ambiguous => "ambiguous",
+            Reason::InsecureTransport => "insecure_transport",
         }
     }
 }
@@ -41,7 +55,7 @@ impl Reason {
 /// matched, even when the key is revoked or expired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
-    /// True when the token is good (for the request path, if one was given).
+    /// True when the credential is good (for the request path, if one was given).
     pub valid: bool,
     /// Why not, when not valid.
     pub reason: Option<Reason>,
@@ -55,10 +69,15 @@ pub struct Verdict {
     pub expires: Option<Timestamp>,
     /// The key's path prefixes.
     pub paths: Vec<String>,
+    /// Where the credential was found (`stdin`, `header:authorization-bearer`, ...).
+    pub source: Option<String>,
+    /// Things the caller should fix even when the credential is valid.
+    pub warnings: Vec<String>,
 }
 
 impl Verdict {
-    fn rejected(reason: Reason) -> Verdict {
+    /// A rejection that names no key.
+    pub fn rejected(reason: Reason) -> Verdict {
         Verdict {
             valid: false,
             reason: Some(reason),
@@ -67,19 +86,100 @@ impl Verdict {
             name: None,
             expires: None,
             paths: Vec::new(),
+            source: None,
+            warnings: Vec::new(),
         }
     }
 }
 
+/// How to check a request beyond its credential.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCheck<'a> {
+    /// Path to check against the key's prefixes; when `None`, the request's own path is used.
+    pub path: Option<&'a str>,
+    /// Reject a request that did not come over https.
+    pub require_tls: bool,
+}
+
 impl Store {
-    /// Verify `token`, and when `request_path` is given, check it against the key's path
-    /// prefixes. Store errors (busy, unreadable) are errors, not rejections.
-    pub fn verify(&self, token: &str, request_path: Option<&str>) -> Result<Verdict> {
-        self.verify_at(token, request_path, Timestamp::now())
+    /// Verify one credential, and when `request_path` is given, check it against the key's
+    /// path prefixes. Store errors (busy, unreadable) are errors, not rejections.
+    ///
+    /// ```
+    /// use keyctl::credential::{Credential, Source};
+    /// use keyctl::store::{NewKey, Store};
+    /// use keyctl::time::Timestamp;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let mut store = Store::open_or_create(&dir.path().join("keys.db"))?;
+    /// let new = NewKey {
+    ///     user: "svc".into(),
+    ///     name: None,
+    ///     description: None,
+    ///     prefix: "kc".into(),
+    ///     paths: vec!["/api".into()],
+    ///     expires: None,
+    /// };
+    /// let (key, token) = store.create_key(&new, Timestamp::now())?;
+    ///
+    /// let verdict = store.verify(&Credential::new(token.clone(), Source::Argument), Some("/api/items"))?;
+    /// assert!(verdict.valid);
+    /// assert_eq!(verdict.id.as_deref(), Some(key.id.as_str()));
+    ///
+    /// let verdict = store.verify(&Credential::new(token, Source::Argument), Some("/admin"))?;
+    /// assert_eq!(verdict.reason, Some(keyctl::Reason::PathNotAllowed));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify(&self, credential: &Credential, request_path: Option<&str>) -> Result<Verdict> {
+        self.verify_at(credential, request_path, Timestamp::now())
     }
 
     /// [`Store::verify`] at a given time.
     pub fn verify_at(
+        &self,
+        credential: &Credential,
+        request_path: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Verdict> {
+        let mut verdict = self.check_token(&credential.token, request_path, now)?;
+        verdict.source = Some(credential.source.label());
+        if credential.source.is_query() {
+            verdict.warnings.push(format!(
+                "the credential was sent in the query string ({}); query strings end up in access logs and shell history, send it in a header instead",
+                credential.source.label()
+            ));
+        }
+        Ok(verdict)
+    }
+
+    /// Verify what a request presented: exactly one distinct credential, over https when
+    /// required, good for the request path.
+    pub fn verify_request(
+        &self,
+        presented: &Presented,
+        check: &RequestCheck,
+        now: Timestamp,
+    ) -> Result<Verdict> {
+        if check.require_tls && !presented.https {
+            return Ok(Verdict::rejected(Reason::InsecureTransport));
+        }
+        let path = check.path.or(presented.path.as_deref());
+        match presented.outcome() {
+            Outcome::One(credential) => self.verify_at(&credential, path, now),
+            Outcome::Ambiguous => Ok(Verdict::rejected(Reason::Ambiguous)),
+            Outcome::Missing if presented.basic_user_mismatch => {
+                let mut verdict = Verdict::rejected(Reason::Unknown);
+                verdict.source = Some("basic".into());
+                verdict
+                    .warnings
+                    .push("the Basic username is not the expected one".into());
+                Ok(verdict)
+            }
+            Outcome::Missing => Ok(Verdict::rejected(Reason::Missing)),
+        }
+    }
+
+    fn check_token(
         &self,
         token: &str,
         request_path: Option<&str>,
@@ -109,6 +209,8 @@ impl Store {
             name: key.name,
             expires: key.expires,
             paths: key.paths,
+            source: None,
+            warnings: Vec::new(),
         })
     }
 }
