@@ -30,10 +30,14 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a key and print its token, once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List keys (live ones, oldest first), never their secrets')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one key, never its secret')
-            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once (alias: rotate)')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once (alias: rotate)')
             [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Set when a key expires')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Replace a key''s request-path prefixes')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a key: verify rejects it as `disabled` until `keyctl enable`')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable a disabled key again')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove keys revoked or expired more than DUR ago')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -54,6 +58,9 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;list' {
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only this user''s keys')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only keys with this status: active, expired, revoked or disabled; repeatable')
+            [CompletionResult]::new('--expiring-within', '--expiring-within', [CompletionResultType]::ParameterName, 'Only active keys that expire within DUR from now (14d, 12h)')
+            [CompletionResult]::new('--unused-since', '--unused-since', [CompletionResultType]::ParameterName, 'Only keys never used, or last used more than DUR ago (90d)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Include revoked (deleted) keys')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -69,6 +76,15 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;reset' {
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep the old token valid for DUR (300, 15m, 1h, 7d)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'keyctl;rotate' {
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep the old token valid for DUR (300, 15m, 1h, 7d)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -92,11 +108,35 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'keyctl;disable' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keyctl;enable' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'keyctl;delete' {
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--purge', '--purge', [CompletionResultType]::ParameterName, 'Remove the key and its record entirely instead of revoking it')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'keyctl;prune' {
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Remove keys revoked or expired more than DUR ago (30d, 1y)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -120,10 +160,13 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a key and print its token, once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List keys (live ones, oldest first), never their secrets')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one key, never its secret')
-            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once (alias: rotate)')
             [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Set when a key expires')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Replace a key''s request-path prefixes')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a key: verify rejects it as `disabled` until `keyctl enable`')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable a disabled key again')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove keys revoked or expired more than DUR ago')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -146,7 +189,16 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         'keyctl;help;path' {
             break
         }
+        'keyctl;help;disable' {
+            break
+        }
+        'keyctl;help;enable' {
+            break
+        }
         'keyctl;help;delete' {
+            break
+        }
+        'keyctl;help;prune' {
             break
         }
         'keyctl;help;verify' {

@@ -22,6 +22,12 @@ _keyctl() {
             keyctl,delete)
                 cmd="keyctl__subcmd__delete"
                 ;;
+            keyctl,disable)
+                cmd="keyctl__subcmd__disable"
+                ;;
+            keyctl,enable)
+                cmd="keyctl__subcmd__enable"
+                ;;
             keyctl,expire)
                 cmd="keyctl__subcmd__expire"
                 ;;
@@ -34,7 +40,13 @@ _keyctl() {
             keyctl,path)
                 cmd="keyctl__subcmd__path"
                 ;;
+            keyctl,prune)
+                cmd="keyctl__subcmd__prune"
+                ;;
             keyctl,reset)
+                cmd="keyctl__subcmd__reset"
+                ;;
+            keyctl,rotate)
                 cmd="keyctl__subcmd__reset"
                 ;;
             keyctl,show)
@@ -49,6 +61,12 @@ _keyctl() {
             keyctl__subcmd__help,delete)
                 cmd="keyctl__subcmd__help__subcmd__delete"
                 ;;
+            keyctl__subcmd__help,disable)
+                cmd="keyctl__subcmd__help__subcmd__disable"
+                ;;
+            keyctl__subcmd__help,enable)
+                cmd="keyctl__subcmd__help__subcmd__enable"
+                ;;
             keyctl__subcmd__help,expire)
                 cmd="keyctl__subcmd__help__subcmd__expire"
                 ;;
@@ -60,6 +78,9 @@ _keyctl() {
                 ;;
             keyctl__subcmd__help,path)
                 cmd="keyctl__subcmd__help__subcmd__path"
+                ;;
+            keyctl__subcmd__help,prune)
+                cmd="keyctl__subcmd__help__subcmd__prune"
                 ;;
             keyctl__subcmd__help,reset)
                 cmd="keyctl__subcmd__help__subcmd__reset"
@@ -77,7 +98,7 @@ _keyctl() {
 
     case "${cmd}" in
         keyctl)
-            opts="-h -V --db --json --help --version create list show reset expire path delete verify help"
+            opts="-h -V --db --json --help --version create list show reset rotate expire path disable enable delete prune verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +179,42 @@ _keyctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        keyctl__subcmd__disable)
+            opts="-h --db --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyctl__subcmd__enable)
+            opts="-h --db --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         keyctl__subcmd__expire)
             opts="-h --at --never --db --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -181,7 +238,7 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__help)
-            opts="create list show reset expire path delete verify help"
+            opts="create list show reset expire path disable enable delete prune verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,6 +266,34 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyctl__subcmd__help__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyctl__subcmd__help__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -278,6 +363,20 @@ _keyctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        keyctl__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         keyctl__subcmd__help__subcmd__reset)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -321,13 +420,25 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__list)
-            opts="-h --user --all --db --json --help"
+            opts="-h --user --all --status --expiring-within --unused-since --db --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expiring-within)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unused-since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -360,13 +471,39 @@ _keyctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        keyctl__subcmd__reset)
-            opts="-h --db --json --help"
+        keyctl__subcmd__prune)
+            opts="-y -h --older-than --yes --db --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyctl__subcmd__reset)
+            opts="-h --grace --db --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

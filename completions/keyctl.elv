@@ -27,10 +27,14 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand create 'Create a key and print its token, once'
             cand list 'List keys (live ones, oldest first), never their secrets'
             cand show 'Show one key, never its secret'
-            cand reset 'Give a key a new secret and print the new token, once'
+            cand reset 'Give a key a new secret and print the new token, once (alias: rotate)'
+            cand rotate 'Give a key a new secret and print the new token, once (alias: rotate)'
             cand expire 'Set when a key expires'
             cand path 'Replace a key''s request-path prefixes'
+            cand disable 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'
+            cand enable 'Enable a disabled key again'
             cand delete 'Revoke a key (or remove it entirely with --purge)'
+            cand prune 'Remove keys revoked or expired more than DUR ago'
             cand verify 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -49,6 +53,9 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;list'= {
             cand --user 'Only this user''s keys'
+            cand --status 'Only keys with this status: active, expired, revoked or disabled; repeatable'
+            cand --expiring-within 'Only active keys that expire within DUR from now (14d, 12h)'
+            cand --unused-since 'Only keys never used, or last used more than DUR ago (90d)'
             cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --all 'Include revoked (deleted) keys'
             cand --json 'Print JSON on stdout instead of text'
@@ -62,6 +69,14 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --help 'Print help'
         }
         &'keyctl;reset'= {
+            cand --grace 'Keep the old token valid for DUR (300, 15m, 1h, 7d)'
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyctl;rotate'= {
+            cand --grace 'Keep the old token valid for DUR (300, 15m, 1h, 7d)'
             cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
@@ -82,11 +97,32 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'keyctl;disable'= {
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyctl;enable'= {
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'keyctl;delete'= {
             cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --purge 'Remove the key and its record entirely instead of revoking it'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyctl;prune'= {
+            cand --older-than 'Remove keys revoked or expired more than DUR ago (30d, 1y)'
+            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -108,10 +144,13 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand create 'Create a key and print its token, once'
             cand list 'List keys (live ones, oldest first), never their secrets'
             cand show 'Show one key, never its secret'
-            cand reset 'Give a key a new secret and print the new token, once'
+            cand reset 'Give a key a new secret and print the new token, once (alias: rotate)'
             cand expire 'Set when a key expires'
             cand path 'Replace a key''s request-path prefixes'
+            cand disable 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'
+            cand enable 'Enable a disabled key again'
             cand delete 'Revoke a key (or remove it entirely with --purge)'
+            cand prune 'Remove keys revoked or expired more than DUR ago'
             cand verify 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -127,7 +166,13 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;help;path'= {
         }
+        &'keyctl;help;disable'= {
+        }
+        &'keyctl;help;enable'= {
+        }
         &'keyctl;help;delete'= {
+        }
+        &'keyctl;help;prune'= {
         }
         &'keyctl;help;verify'= {
         }

@@ -31,10 +31,14 @@ complete -c keyctl -n "__fish_keyctl_needs_command" -s V -l version -d 'Print ve
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "create" -d 'Create a key and print its token, once'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "show" -d 'Show one key, never its secret'
-complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "reset" -d 'Give a key a new secret and print the new token, once'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "reset" -d 'Give a key a new secret and print the new token, once (alias: rotate)'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "rotate" -d 'Give a key a new secret and print the new token, once (alias: rotate)'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "expire" -d 'Set when a key expires'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "path" -d 'Replace a key\'s request-path prefixes'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "disable" -d 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "enable" -d 'Enable a disabled key again'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "prune" -d 'Remove keys revoked or expired more than DUR ago'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "verify" -d 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l user -d 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -' -r
@@ -48,6 +52,9 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l db -d 'Key stor
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l user -d 'Only this user\'s keys' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l status -d 'Only keys with this status: active, expired, revoked or disabled; repeatable' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l expiring-within -d 'Only active keys that expire within DUR from now (14d, 12h)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l unused-since -d 'Only keys never used, or last used more than DUR ago (90d)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l all -d 'Include revoked (deleted) keys'
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l json -d 'Print JSON on stdout instead of text'
@@ -55,9 +62,14 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand list" -s h -l help -d 'Pri
 complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand show" -s h -l help -d 'Print help'
+complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l grace -d 'Keep the old token valid for DUR (300, 15m, 1h, 7d)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l grace -d 'Keep the old token valid for DUR (300, 15m, 1h, 7d)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l at -d 'Expire at TIME: RFC 3339 or YYYY-MM-DD' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l never -d 'Never expire'
@@ -67,11 +79,22 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l db -d 'Key store 
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l clear -d 'Remove all prefixes (the key is then good for any path)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -s h -l help -d 'Print help'
+complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -s h -l help -d 'Print help'
+complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -s h -l help -d 'Print help'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l purge -d 'Remove the key and its record entirely instead of revoking it'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l older-than -d 'Remove keys revoked or expired more than DUR ago (30d, 1y)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -s y -l yes -d 'Do not ask for confirmation'
+complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l path -d 'Request path to check against the key\'s prefixes (query string ignored)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s H -l header -d 'A request header, \'Name: value\'; repeatable' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l url -d 'The request URL (absolute or /path?query); gives the path and query credentials' -r
@@ -81,12 +104,15 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l request -d 'Rea
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l require-tls -d 'Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "create" -d 'Create a key and print its token, once'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "show" -d 'Show one key, never its secret'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "reset" -d 'Give a key a new secret and print the new token, once'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "expire" -d 'Set when a key expires'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "path" -d 'Replace a key\'s request-path prefixes'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "verify" -d 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path delete verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "create" -d 'Create a key and print its token, once'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "show" -d 'Show one key, never its secret'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "reset" -d 'Give a key a new secret and print the new token, once (alias: rotate)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "expire" -d 'Set when a key expires'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "path" -d 'Replace a key\'s request-path prefixes'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "disable" -d 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "enable" -d 'Enable a disabled key again'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "prune" -d 'Remove keys revoked or expired more than DUR ago'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "verify" -d 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
-use crate::key::KeyRef;
+use crate::key::{KeyRef, Status};
 use crate::time::{Timestamp, parse_duration, parse_time};
 
 /// The exit-code table shown in `--help`; README documents the same codes.
@@ -55,10 +55,14 @@ pub enum Command {
     Create(CreateArgs),
     List(ListArgs),
     Show(ShowArgs),
+    #[command(visible_alias = "rotate")]
     Reset(ResetArgs),
     Expire(ExpireArgs),
     Path(PathArgs),
+    Disable(DisableArgs),
+    Enable(EnableArgs),
     Delete(DeleteArgs),
+    Prune(PruneArgs),
     Verify(VerifyArgs),
 }
 
@@ -110,9 +114,13 @@ pub struct CreateArgs {
 Examples:
   keyctl list
   keyctl list --user svc --all
-  keyctl list --json | jq -r '.[] | select(.status == \"expired\") | .id'
+  keyctl list --status expired --status disabled
+  keyctl list --expiring-within 14d --json
+  keyctl list --unused-since 90d --user ci
 
-Exit codes: 0 ok, 3 no such user, 4 store unusable.")]
+Filters combine: a key is listed only when it passes all of them.
+
+Exit codes: 0 ok, 2 invalid filter, 3 no such user, 4 store unusable.")]
 pub struct ListArgs {
     /// Only this user's keys
     #[arg(long, value_name = "USER", value_parser = user_arg)]
@@ -121,6 +129,18 @@ pub struct ListArgs {
     /// Include revoked (deleted) keys
     #[arg(long)]
     pub all: bool,
+
+    /// Only keys with this status: active, expired, revoked or disabled; repeatable
+    #[arg(long = "status", value_name = "STATUS", value_parser = status_arg)]
+    pub statuses: Vec<Status>,
+
+    /// Only active keys that expire within DUR from now (14d, 12h)
+    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+    pub expiring_within: Option<i64>,
+
+    /// Only keys never used, or last used more than DUR ago (90d)
+    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+    pub unused_since: Option<i64>,
 }
 
 /// Show one key, never its secret
@@ -137,21 +157,27 @@ pub struct ShowArgs {
     pub key: KeyRef,
 }
 
-/// Give a key a new secret and print the new token, once
+/// Give a key a new secret and print the new token, once (alias: rotate)
 ///
-/// The old token is rejected from that moment. Id, user, name, paths, creation time and
-/// expiry stay as they were.
+/// Without --grace the old token is rejected from that moment; with --grace DUR it keeps
+/// verifying (with a warning) for DUR, never past the key's expiry. Id, user, name, paths,
+/// creation time and expiry stay as they were.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   NEW=$(keyctl reset ci/deploy)
+  NEW=$(keyctl rotate ci/deploy --grace 1h)
   keyctl reset 3fQm8WcJtP2a9LxZ --json
 
-Exit codes: 0 ok, 3 no such key or key revoked, 4 store unusable.")]
+Exit codes: 0 ok, 2 invalid duration, 3 no such key or key revoked, 4 store unusable.")]
 pub struct ResetArgs {
     /// The key: its id, or USER/NAME
     #[arg(value_name = "KEY", value_parser = key_arg)]
     pub key: KeyRef,
+
+    /// Keep the old token valid for DUR (300, 15m, 1h, 7d)
+    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+    pub grace: Option<i64>,
 }
 
 /// Set when a key expires
@@ -217,6 +243,54 @@ pub struct PathArgs {
     /// Remove all prefixes (the key is then good for any path)
     #[arg(long)]
     pub clear: bool,
+}
+
+/// Disable a key: verify rejects it as `disabled` until `keyctl enable`
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl disable svc/deploy
+  keyctl enable svc/deploy
+
+Exit codes: 0 ok, 3 no such key or key revoked, 4 store unusable.")]
+pub struct DisableArgs {
+    /// The key: its id, or USER/NAME
+    #[arg(value_name = "KEY", value_parser = key_arg)]
+    pub key: KeyRef,
+}
+
+/// Enable a disabled key again
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl enable svc/deploy
+
+Exit codes: 0 ok, 3 no such key or key revoked, 4 store unusable.")]
+pub struct EnableArgs {
+    /// The key: its id, or USER/NAME
+    #[arg(value_name = "KEY", value_parser = key_arg)]
+    pub key: KeyRef,
+}
+
+/// Remove keys revoked or expired more than DUR ago
+///
+/// Prints how many keys were removed. Asks for confirmation on a terminal; without a
+/// terminal, --yes is required.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl prune --older-than 90d
+  keyctl prune --older-than 30d --yes --json
+
+Exit codes: 0 ok, 2 invalid duration or not confirmed, 4 store unusable.")]
+pub struct PruneArgs {
+    /// Remove keys revoked or expired more than DUR ago (30d, 1y)
+    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+    pub older_than: i64,
+
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Revoke a key (or remove it entirely with --purge)
@@ -314,6 +388,10 @@ fn prefix_arg(s: &str) -> Result<String, String> {
             s.escape_debug()
         ))
     }
+}
+
+fn status_arg(s: &str) -> Result<Status, String> {
+    s.parse()
 }
 
 fn key_arg(s: &str) -> Result<KeyRef, String> {

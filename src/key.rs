@@ -19,6 +19,8 @@ pub enum Status {
     Expired,
     /// Deleted (revoked); kept for the record.
     Revoked,
+    /// Switched off by `keyctl disable`; `keyctl enable` switches it back on.
+    Disabled,
 }
 
 impl Status {
@@ -28,6 +30,24 @@ impl Status {
             Status::Active => "active",
             Status::Expired => "expired",
             Status::Revoked => "revoked",
+            Status::Disabled => "disabled",
+        }
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(Status::Active),
+            "expired" => Ok(Status::Expired),
+            "revoked" => Ok(Status::Revoked),
+            "disabled" => Ok(Status::Disabled),
+            _ => Err(format!(
+                "invalid status \"{}\": use active, expired, revoked or disabled",
+                s.escape_debug()
+            )),
         }
     }
 }
@@ -55,19 +75,28 @@ pub struct Key {
     pub expires: Option<Timestamp>,
     /// When the key was revoked (`None`: not revoked).
     pub deleted: Option<Timestamp>,
+    /// When the key was disabled (`None`: enabled).
+    pub disabled: Option<Timestamp>,
+    /// When a verification last succeeded, to within a minute (`None`: never).
+    pub last_used: Option<Timestamp>,
+    /// Grace ends of earlier secrets that still verify after a `reset --grace`.
+    pub superseded: Vec<Timestamp>,
     /// Status at the time of reading.
     pub status: Status,
 }
 
 impl Key {
-    /// Status of a key with these times, at `now`.
+    /// Status of a key with these times, at `now`: revoked, else disabled, else expired.
     pub fn status_at(
         expires: Option<Timestamp>,
         deleted: Option<Timestamp>,
+        disabled: Option<Timestamp>,
         now: Timestamp,
     ) -> Status {
         if deleted.is_some() {
             Status::Revoked
+        } else if disabled.is_some() {
+            Status::Disabled
         } else if expires.is_some_and(|e| e <= now) {
             Status::Expired
         } else {
@@ -209,19 +238,16 @@ mod tests {
     #[test]
     fn status() {
         let now = Timestamp(100);
-        assert_eq!(Key::status_at(None, None, now), Status::Active);
-        assert_eq!(
-            Key::status_at(Some(Timestamp(101)), None, now),
-            Status::Active
-        );
-        assert_eq!(
-            Key::status_at(Some(Timestamp(100)), None, now),
-            Status::Expired
-        );
-        assert_eq!(
-            Key::status_at(Some(Timestamp(101)), Some(Timestamp(1)), now),
-            Status::Revoked
-        );
+        let t = |n| Some(Timestamp(n));
+        assert_eq!(Key::status_at(None, None, None, now), Status::Active);
+        assert_eq!(Key::status_at(t(101), None, None, now), Status::Active);
+        assert_eq!(Key::status_at(t(100), None, None, now), Status::Expired);
+        assert_eq!(Key::status_at(t(100), None, t(1), now), Status::Disabled);
+        assert_eq!(Key::status_at(t(101), t(1), t(1), now), Status::Revoked);
+        for s in ["active", "expired", "revoked", "disabled"] {
+            assert_eq!(s.parse::<Status>().unwrap().as_str(), s);
+        }
+        assert!("deleted".parse::<Status>().is_err());
     }
 
     #[test]

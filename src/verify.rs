@@ -23,6 +23,8 @@ pub enum Reason {
     Unknown,
     /// The key was deleted.
     Revoked,
+    /// The key is disabled (`keyctl enable` switches it back on).
+    Disabled,
     /// The key is past its expiry time.
     Expired,
     /// The request path is outside the key's path prefixes.
@@ -42,6 +44,7 @@ impl Reason {
             Reason::Malformed => "malformed",
             Reason::Unknown => "unknown",
             Reason::Revoked => "revoked",
+            Reason::Disabled => "disabled",
             Reason::Expired => "expired",
             Reason::PathNotAllowed => "path_not_allowed",
             Reason::Missing => "missing",
@@ -69,6 +72,10 @@ pub struct Verdict {
     pub expires: Option<Timestamp>,
     /// The key's path prefixes.
     pub paths: Vec<String>,
+    /// True when the token is an earlier secret still in its grace period after a reset.
+    pub superseded: bool,
+    /// When that grace period ends.
+    pub grace_until: Option<Timestamp>,
     /// Where the credential was found (`stdin`, `header:authorization-bearer`, ...).
     pub source: Option<String>,
     /// Things the caller should fix even when the credential is valid.
@@ -86,6 +93,8 @@ impl Verdict {
             name: None,
             expires: None,
             paths: Vec::new(),
+            superseded: false,
+            grace_until: None,
             source: None,
             warnings: Vec::new(),
         }
@@ -144,10 +153,7 @@ impl Store {
         let mut verdict = self.check_token(&credential.token, request_path, now)?;
         verdict.source = Some(credential.source.label());
         if credential.source.is_query() {
-            verdict.warnings.push(format!(
-                "the credential was sent in the query string ({}); query strings end up in access logs and shell history, send it in a header instead",
-                credential.source.label()
-            ));
+            verdict.warnings.push(query_warning(&credential.source));
         }
         Ok(verdict)
     }
@@ -165,7 +171,15 @@ impl Store {
         }
         let path = check.path.or(presented.path.as_deref());
         match presented.outcome() {
-            Outcome::One(credential) => self.verify_at(&credential, path, now),
+            Outcome::One(credential) => {
+                let mut verdict = self.verify_at(&credential, path, now)?;
+                // The same token also sent in a query string has leaked there all the same.
+                let in_query = presented.credentials.iter().find(|c| c.source.is_query());
+                if let Some(query) = in_query.filter(|_| !credential.source.is_query()) {
+                    verdict.warnings.push(query_warning(&query.source));
+                }
+                Ok(verdict)
+            }
             Outcome::Ambiguous => Ok(Verdict::rejected(Reason::Ambiguous)),
             Outcome::Missing if presented.basic_user_mismatch => {
                 let mut verdict = Verdict::rejected(Reason::Unknown);
@@ -191,16 +205,34 @@ impl Store {
         let Some((key, stored)) = self.secret(parsed.id, now)? else {
             return Ok(Verdict::rejected(Reason::Unknown));
         };
-        if !Digest::of(token).matches(&stored) {
-            return Ok(Verdict::rejected(Reason::Unknown));
-        }
+        let digest = Digest::of(token);
+        // The current secret first; earlier ones are looked up only when it does not match.
+        let grace_until = if digest.matches(&stored) {
+            None
+        } else {
+            let earlier = self.superseded(&key.id, now)?;
+            match earlier.iter().find(|(d, _)| digest.matches(d)) {
+                Some((_, until)) => Some(*until),
+                None => return Ok(Verdict::rejected(Reason::Unknown)),
+            }
+        };
         let reason = match key.status {
             Status::Revoked => Some(Reason::Revoked),
+            Status::Disabled => Some(Reason::Disabled),
             Status::Expired => Some(Reason::Expired),
             Status::Active => request_path
                 .filter(|p| !crate::paths::allows(&key.paths, p))
                 .map(|_| Reason::PathNotAllowed),
         };
+        if reason.is_none() {
+            self.touch(&key, now);
+        }
+        let mut warnings = Vec::new();
+        if let Some(until) = grace_until {
+            warnings.push(format!(
+                "this token was replaced by a reset and stops working at {until}; switch to the new one"
+            ));
+        }
         Ok(Verdict {
             valid: reason.is_none(),
             reason,
@@ -209,8 +241,18 @@ impl Store {
             name: key.name,
             expires: key.expires,
             paths: key.paths,
+            superseded: grace_until.is_some(),
+            grace_until,
             source: None,
-            warnings: Vec::new(),
+            warnings,
         })
     }
+}
+
+/// The warning for a credential found in a query string.
+fn query_warning(source: &crate::credential::Source) -> String {
+    format!(
+        "the credential was sent in the query string ({}); query strings end up in access logs and shell history, send it in a header instead",
+        source.label()
+    )
 }

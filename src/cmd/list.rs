@@ -12,6 +12,9 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode> {
     let filter = ListFilter {
         user: args.user,
         all: args.all,
+        statuses: args.statuses,
+        expiring_within: args.expiring_within,
+        unused_since: args.unused_since,
     };
     let keys = store.list(&filter, ctx.now)?;
     if ctx.json {

@@ -2,10 +2,12 @@
 
 mod create;
 mod delete;
+mod disable;
 mod expire;
 mod list;
 mod output;
 mod path;
+mod prune;
 mod reset;
 mod show;
 mod verify;
@@ -69,7 +71,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reset(args) => reset::run(args, &ctx),
         Command::Expire(args) => expire::run(args, &ctx),
         Command::Path(args) => path::run(args, &ctx),
+        Command::Disable(args) => disable::run(&args.key, &ctx, true),
+        Command::Enable(args) => disable::run(&args.key, &ctx, false),
         Command::Delete(args) => delete::run(args, &ctx),
+        Command::Prune(args) => prune::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
     }
 }

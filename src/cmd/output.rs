@@ -46,6 +46,17 @@ pub fn sanitize(text: &str) -> String {
     }
 }
 
+fn join_times(times: &[crate::time::Timestamp]) -> String {
+    if times.is_empty() {
+        return "-".to_owned();
+    }
+    times
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn or_dash(v: Option<impl ToString>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| sanitize(&v.to_string()))
 }
@@ -54,14 +65,24 @@ fn or_dash(v: Option<impl ToString>) -> String {
 pub fn key_table(keys: &[Key], decorate: bool) -> Result<()> {
     let mut table = Table::new();
     if decorate {
-        table
-            .load_style(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
+        table.load_style(presets::UTF8_FULL_CONDENSED);
+        // A terminal that reports a width of 0 (a pty nobody sized, as under `docker run -t`
+        // or `script`) would squeeze every column to one character; fit only a real width.
+        if table.width().is_some_and(|w| w > 0) {
+            table.set_content_arrangement(ContentArrangement::Dynamic);
+        }
     } else {
         table.load_style(presets::NOTHING);
     }
     table.set_header([
-        "ID", "USER", "NAME", "STATUS", "EXPIRES", "PATHS", "CREATED",
+        "ID",
+        "USER",
+        "NAME",
+        "STATUS",
+        "EXPIRES",
+        "PATHS",
+        "LAST USED",
+        "CREATED",
     ]);
     for k in keys {
         table.add_row([
@@ -75,6 +96,7 @@ pub fn key_table(keys: &[Key], decorate: bool) -> Result<()> {
             } else {
                 sanitize(&k.paths.join(","))
             },
+            or_dash(k.last_used),
             k.created.to_string(),
         ]);
     }
@@ -106,6 +128,9 @@ pub fn key_details(k: &Key) -> Result<()> {
         ("updated", k.updated.to_string()),
         ("expires", or_dash(k.expires)),
         ("deleted", or_dash(k.deleted)),
+        ("disabled", or_dash(k.disabled)),
+        ("last used", or_dash(k.last_used)),
+        ("grace until", join_times(&k.superseded)),
     ];
     let mut out = std::io::stdout().lock();
     for (name, value) in fields {

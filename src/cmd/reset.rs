@@ -9,10 +9,14 @@ use crate::store::Store;
 
 pub fn run(args: ResetArgs, ctx: &Ctx) -> Result<ExitCode> {
     let mut store = Store::open(&ctx.db)?;
-    let (key, token) = store.reset(&args.key, ctx.now)?;
+    let (key, token) = store.reset(&args.key, args.grace, ctx.now)?;
     output::issued(&key, &token, ctx.json)?;
+    let old = match (args.grace, key.superseded.last()) {
+        (Some(_), Some(until)) => format!("the previous token keeps working until {until}"),
+        _ => "earlier tokens are rejected from now".to_owned(),
+    };
     output::note(&format!(
-        "new secret for key {}; earlier tokens are rejected from now; the token is shown only this once",
+        "new secret for key {}; {old}; the new token is shown only this once",
         output::sanitize(&key.label())
     ));
     Ok(ExitCode::SUCCESS)

@@ -18,7 +18,7 @@ use rusqlite::{
 };
 
 use crate::error::{Error, Result};
-use crate::key::{Key, KeyRef};
+use crate::key::{Key, KeyRef, Status};
 use crate::time::Timestamp;
 use crate::token;
 
@@ -28,7 +28,12 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 const KEY_COLUMNS: &str = "k.id, u.name, k.name, k.description, k.prefix, k.paths,
-                           k.created, k.updated, k.expires, k.deleted";
+                           k.created, k.updated, k.expires, k.deleted, k.disabled, k.last_used,
+                           (SELECT group_concat(until) FROM superseded s WHERE s.key_seq = k.seq)";
+
+/// Verification records a key's last use at most this often, so that a busy verifier does
+/// not turn every read into a write.
+pub const LAST_USED_INTERVAL: i64 = 60;
 
 /// What `create` needs to make a key.
 #[derive(Debug, Clone)]
@@ -47,13 +52,31 @@ pub struct NewKey {
     pub expires: Option<Timestamp>,
 }
 
-/// Which keys `list` returns.
+/// Which keys `list` returns; the conditions combine.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     /// Only this user's keys (the user must exist).
     pub user: Option<String>,
     /// Include revoked keys.
     pub all: bool,
+    /// Only keys with one of these statuses (naming `Revoked` includes revoked keys).
+    pub statuses: Vec<Status>,
+    /// Only active keys that expire within this many seconds from now.
+    pub expiring_within: Option<i64>,
+    /// Only keys never used, or last used more than this many seconds ago.
+    pub unused_since: Option<i64>,
+}
+
+impl ListFilter {
+    fn keeps(&self, k: &Key, now: Timestamp) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&k.status))
+            && self.expiring_within.is_none_or(|w| {
+                k.status == Status::Active && k.expires.is_some_and(|e| e.0 - now.0 <= w)
+            })
+            && self
+                .unused_since
+                .is_none_or(|d| k.last_used.is_none_or(|u| u.0 < now.0 - d))
+    }
 }
 
 /// An open key store.
@@ -228,25 +251,81 @@ impl Store {
              WHERE (?1 IS NULL OR u.name = ?1) AND (?2 OR k.deleted IS NULL)
              ORDER BY k.seq"
         );
+        let with_revoked = filter.all || filter.statuses.contains(&Status::Revoked);
         let mut stmt = self.conn.prepare(&sql).map_err(e)?;
-        let rows = stmt
-            .query_map(params![filter.user, filter.all], |r| key_from_row(r, now))
-            .map_err(e)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+        let mut keys = Vec::new();
+        for key in stmt
+            .query_map(params![filter.user, with_revoked], |r| key_from_row(r, now))
+            .map_err(e)?
+        {
+            let key = key.map_err(e)?;
+            if filter.keeps(&key, now) {
+                keys.push(key);
+            }
+        }
+        Ok(keys)
     }
 
-    /// Give a live key a new secret; every earlier token stops verifying at once.
-    pub fn reset(&mut self, r: &KeyRef, now: Timestamp) -> Result<(Key, String)> {
+    /// Give a live key a new secret. Without `grace`, every earlier secret stops verifying
+    /// at once; with it, the secret being replaced keeps verifying for `grace` seconds (never
+    /// past the key's own expiry), and secrets superseded earlier keep their own grace.
+    pub fn reset(
+        &mut self,
+        r: &KeyRef,
+        grace: Option<i64>,
+        now: Timestamp,
+    ) -> Result<(Key, String)> {
         self.write(|tx, path| {
+            let e = |e| sql_err(path, e);
             let key = live(tx, path, r, now)?;
             let (token, digest) =
                 token::generate(&key.prefix, &key.id).map_err(|e| Error::Store(e.to_string()))?;
+            let until = grace
+                .and_then(|g| now.plus(g))
+                .map(|u| key.expires.map_or(u, |x| u.min(x)))
+                .filter(|u| *u > now);
+            // Superseded secrets past their grace are dead weight; without a grace, all go.
+            tx.execute(
+                "DELETE FROM superseded
+                 WHERE key_seq = (SELECT seq FROM keys WHERE id = ?1) AND (?2 OR until <= ?3)",
+                params![key.id, until.is_none(), now.0],
+            )
+            .map_err(e)?;
+            if let Some(until) = until {
+                tx.execute(
+                    "INSERT INTO superseded(key_seq, digest, until)
+                     SELECT seq, digest, ?2 FROM keys WHERE id = ?1",
+                    params![key.id, until.0],
+                )
+                .map_err(e)?;
+            }
             tx.execute(
                 "UPDATE keys SET digest = ?2, updated = ?3 WHERE id = ?1",
                 params![key.id, digest.0.as_slice(), now.0],
             )
-            .map_err(|e| sql_err(path, e))?;
+            .map_err(e)?;
             Ok((reread(tx, path, &key.id, now)?, token))
+        })
+    }
+
+    /// Disable (reversibly) or enable a live key. Returns the key and whether it changed.
+    pub fn set_disabled(
+        &mut self,
+        r: &KeyRef,
+        disable: bool,
+        now: Timestamp,
+    ) -> Result<(Key, bool)> {
+        self.write(|tx, path| {
+            let key = live(tx, path, r, now)?;
+            if key.disabled.is_some() == disable {
+                return Ok((key, false));
+            }
+            tx.execute(
+                "UPDATE keys SET disabled = ?2, updated = ?3 WHERE id = ?1",
+                params![key.id, disable.then_some(now.0), now.0],
+            )
+            .map_err(|e| sql_err(path, e))?;
+            Ok((reread(tx, path, &key.id, now)?, true))
         })
     }
 
@@ -308,10 +387,70 @@ impl Store {
             let key = find(tx, r, now)
                 .map_err(|e| sql_err(path, e))?
                 .ok_or_else(|| not_found(r))?;
-            tx.execute("DELETE FROM keys WHERE id = ?1", [&key.id])
-                .map_err(|e| sql_err(path, e))?;
+            delete_keys(tx, "k.id = ?1", params![key.id]).map_err(|e| sql_err(path, e))?;
             Ok(key)
         })
+    }
+
+    /// Keys revoked or expired before `cutoff`: what [`Store::prune`] would remove.
+    pub fn prunable(&self, cutoff: Timestamp, now: Timestamp) -> Result<Vec<Key>> {
+        let e = |e| sql_err(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {KEY_COLUMNS} FROM keys k JOIN users u ON u.id = k.user_id
+                 WHERE {PRUNABLE} ORDER BY k.seq"
+            ))
+            .map_err(e)?;
+        let keys = stmt
+            .query_map([cutoff.0], |r| key_from_row(r, now))
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        Ok(keys)
+    }
+
+    /// Remove every key revoked or expired before `cutoff`; returns their ids.
+    pub fn prune(&mut self, cutoff: Timestamp) -> Result<Vec<String>> {
+        self.write(|tx, path| delete_keys(tx, PRUNABLE, [cutoff.0]).map_err(|e| sql_err(path, e)))
+    }
+
+    /// Record a successful use, at most once per [`LAST_USED_INTERVAL`]. Best effort: on a
+    /// read-only or busy store the verdict stands and the record is skipped.
+    pub(crate) fn touch(&self, key: &Key, now: Timestamp) {
+        if key
+            .last_used
+            .is_some_and(|t| now.0 - t.0 < LAST_USED_INTERVAL)
+        {
+            return;
+        }
+        // A verifier must not wait seconds for another writer just to note a use.
+        let _ = self.conn.busy_timeout(TOUCH_TIMEOUT);
+        let _ = self.conn.execute(
+            "UPDATE keys SET last_used = ?2 WHERE id = ?1 AND (last_used IS NULL OR last_used <= ?3)",
+            params![key.id, now.0, now.0 - LAST_USED_INTERVAL],
+        );
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+    }
+
+    /// Digests of the key's superseded secrets still in grace at `now`, with their grace ends.
+    pub(crate) fn superseded(&self, id: &str, now: Timestamp) -> Result<Vec<(Vec<u8>, Timestamp)>> {
+        let e = |e| sql_err(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.digest, s.until FROM superseded s JOIN keys k ON k.seq = s.key_seq
+                 WHERE k.id = ?1 AND s.until > ?2",
+            )
+            .map_err(e)?;
+        let rows = stmt
+            .query_map(params![id, now.0], |r| {
+                Ok((r.get(0)?, Timestamp(r.get(1)?)))
+            })
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        Ok(rows)
     }
 
     /// The key with this id and its stored digest, for verification.
@@ -324,7 +463,7 @@ impl Store {
                  WHERE k.id = ?1"
             ))
             .map_err(e)?;
-        stmt.query_row([id], |r| Ok((key_from_row(r, now)?, r.get(10)?)))
+        stmt.query_row([id], |r| Ok((key_from_row(r, now)?, r.get(13)?)))
             .optional()
             .map_err(e)
     }
@@ -372,12 +511,45 @@ fn reread(tx: &Transaction, path: &Path, id: &str, now: Timestamp) -> Result<Key
         .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
 }
 
+/// Condition for keys that `prune` removes, with the cutoff as `?1`.
+const PRUNABLE: &str = "(k.deleted IS NOT NULL AND k.deleted < ?1)
+                        OR (k.deleted IS NULL AND k.expires IS NOT NULL AND k.expires < ?1)";
+
+const TOUCH_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Delete the keys matching `condition` (on alias `k`) and their superseded secrets.
+fn delete_keys(
+    tx: &Transaction,
+    condition: &str,
+    args: impl rusqlite::Params + Clone,
+) -> rusqlite::Result<Vec<String>> {
+    let ids = tx
+        .prepare(&format!("SELECT k.id FROM keys k WHERE {condition}"))?
+        .query_map(args.clone(), |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    tx.execute(
+        &format!(
+            "DELETE FROM superseded WHERE key_seq IN (SELECT k.seq FROM keys k WHERE {condition})"
+        ),
+        args.clone(),
+    )?;
+    tx.execute(&format!("DELETE FROM keys AS k WHERE {condition}"), args)?;
+    Ok(ids)
+}
+
 fn key_from_row(r: &Row, now: Timestamp) -> rusqlite::Result<Key> {
-    let expires: Option<i64> = r.get(8)?;
-    let deleted: Option<i64> = r.get(9)?;
+    let expires = r.get::<_, Option<i64>>(8)?.map(Timestamp);
+    let deleted = r.get::<_, Option<i64>>(9)?.map(Timestamp);
+    let disabled = r.get::<_, Option<i64>>(10)?.map(Timestamp);
     let paths: Option<String> = r.get(5)?;
-    let expires = expires.map(Timestamp);
-    let deleted = deleted.map(Timestamp);
+    let superseded: Option<String> = r.get(12)?;
+    let mut superseded: Vec<Timestamp> = superseded
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter_map(|t| t.parse().ok().map(Timestamp))
+        .filter(|t| *t > now)
+        .collect();
+    superseded.sort();
     Ok(Key {
         id: r.get(0)?,
         user: r.get(1)?,
@@ -391,7 +563,10 @@ fn key_from_row(r: &Row, now: Timestamp) -> rusqlite::Result<Key> {
         updated: Timestamp(r.get(7)?),
         expires,
         deleted,
-        status: Key::status_at(expires, deleted, now),
+        disabled,
+        last_used: r.get::<_, Option<i64>>(11)?.map(Timestamp),
+        superseded,
+        status: Key::status_at(expires, deleted, disabled, now),
     })
 }
 

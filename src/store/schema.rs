@@ -33,6 +33,16 @@ pub const MIGRATIONS: &[&str] = &[
      );
      CREATE UNIQUE INDEX keys_live_name ON keys(user_id, name) WHERE deleted IS NULL;
      CREATE INDEX keys_user ON keys(user_id);",
+    // 2: rotation with grace (earlier secrets that still verify until `until`), reversible
+    // disabling, and last use.
+    "ALTER TABLE keys ADD COLUMN disabled INTEGER;
+     ALTER TABLE keys ADD COLUMN last_used INTEGER;
+     CREATE TABLE superseded (
+        key_seq INTEGER NOT NULL REFERENCES keys(seq) ON DELETE CASCADE,
+        digest  BLOB NOT NULL,
+        until   INTEGER NOT NULL
+     );
+     CREATE INDEX superseded_key ON superseded(key_seq);",
 ];
 
 /// The schema version this build writes.
@@ -137,6 +147,38 @@ mod tests {
         );
         conn.execute(insert, rusqlite::params!["cccccccc", 5])
             .unwrap();
+    }
+
+    #[test]
+    fn v2_keeps_v1_keys_and_adds_rotation_columns() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users(id, name, created) VALUES (1, 'svc', 0);
+             INSERT INTO keys(id, user_id, prefix, digest, created, updated)
+             VALUES ('aaaaaaaa', 1, 'kc', x'00', 0, 0);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), State::Store(latest()));
+        let (id, disabled, last_used): (String, Option<i64>, Option<i64>) = conn
+            .query_row("SELECT id, disabled, last_used FROM keys", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((id.as_str(), disabled, last_used), ("aaaaaaaa", None, None));
+        conn.execute(
+            "INSERT INTO superseded(key_seq, digest, until) VALUES (1, x'01', 9)",
+            [],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM keys", []).unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM superseded", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "purging a key removes its superseded secrets");
     }
 
     #[test]
