@@ -47,6 +47,109 @@ impl Out {
     }
 }
 
+impl From<Output> for Out {
+    fn from(o: Output) -> Out {
+        Out::from(o)
+    }
+}
+
+/// The current time in whole seconds since the epoch, for bounding timestamps keyctl writes.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// Seconds since the epoch of a JSON timestamp, asserting keyctl's format
+/// (RFC 3339, whole seconds, `Z`: `2026-11-22T10:40:54Z`).
+#[track_caller]
+pub fn secs(v: &serde_json::Value) -> i64 {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("timestamp is a string: {v}"));
+    let shape_ok = s.len() == 20
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 | 16 => b == b':',
+            19 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    assert!(shape_ok, "timestamp {s:?} is not YYYY-MM-DDTHH:MM:SSZ");
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("timestamp {s:?}: {e}"))
+        .timestamp()
+}
+
+/// The key id a token carries: `<prefix>_<id>_<rest>`.
+pub fn id_of(token: &str) -> &str {
+    token.split('_').nth(1).expect("token has an id part")
+}
+
+/// The fields every key has in JSON (create, list, show, reset, expire, path, delete).
+pub const KEY_FIELDS: [&str; 11] = [
+    "id",
+    "user",
+    "name",
+    "description",
+    "prefix",
+    "paths",
+    "created",
+    "updated",
+    "expires",
+    "deleted",
+    "status",
+];
+
+/// Assert the JSON shape of one key: every documented field, timestamps in keyctl's format,
+/// and no secret material under any name.
+#[track_caller]
+pub fn assert_key_json(k: &serde_json::Value) {
+    let obj = k
+        .as_object()
+        .unwrap_or_else(|| panic!("key is an object: {k}"));
+    for f in KEY_FIELDS {
+        assert!(obj.contains_key(f), "key JSON lacks {f:?}: {k}");
+    }
+    assert!(k["id"].is_string() && k["user"].is_string() && k["prefix"].is_string());
+    assert!(k["paths"].is_array(), "paths is an array: {k}");
+    secs(&k["created"]);
+    secs(&k["updated"]);
+    for f in ["expires", "deleted"] {
+        if !k[f].is_null() {
+            secs(&k[f]);
+        }
+    }
+    let status = k["status"].as_str().expect("status");
+    assert!(
+        ["active", "expired", "revoked", "disabled"].contains(&status),
+        "status {status}"
+    );
+    assert_no_secret_fields(k);
+}
+
+/// No object anywhere in `v` has a field that looks like stored secret material.
+#[track_caller]
+pub fn assert_no_secret_fields(v: &serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (name, value) in m {
+                let n = name.to_ascii_lowercase();
+                assert!(
+                    !["hash", "digest", "secret", "sha"]
+                        .iter()
+                        .any(|bad| n.contains(bad)),
+                    "field {name:?} looks like secret material: {v}"
+                );
+                assert_no_secret_fields(value);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(assert_no_secret_fields),
+        _ => {}
+    }
+}
+
 /// A temporary home with its own store.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -64,7 +167,13 @@ impl Env {
     /// `KEYCTL_*`, `NO_COLOR` or `XDG_*`; `HOME` and `XDG_DATA_HOME` inside the temp dir;
     /// `KEYCTL_DB` pointing at this env's store.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyctl"));
+        self.command_of(env!("CARGO_BIN_EXE_keyctl"))
+    }
+
+    /// Like [`Env::command`], for another program (`script`, `setpriv`, `sh`) that runs keyctl
+    /// in the same controlled environment.
+    pub fn command_of(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
         for (key, _) in std::env::vars_os() {
             let k = key.to_string_lossy();
             if k.starts_with("KEYCTL_") || k.starts_with("XDG_") || k == "NO_COLOR" || k == "TERM" {
@@ -158,7 +267,12 @@ pub fn dump(path: &Path) -> String {
         let mut rows = stmt.query([]).unwrap();
         while let Some(r) = rows.next().unwrap() {
             let vals: Vec<String> = (0..n)
-                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(t) => {
+                        format!("{:?}", String::from_utf8_lossy(t))
+                    }
+                    other => format!("{other:?}"),
+                })
                 .collect();
             out.push_str(&format!("{t}: {}\n", vals.join(" | ")));
         }
