@@ -122,23 +122,20 @@ pub fn valid_name(s: &str) -> bool {
 
 /// Check a user name, with a message naming the value.
 pub fn check_user(s: &str) -> Result<(), String> {
-    if valid_name(s) {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid user \"{}\": use 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 . _ @ -",
-            s.escape_debug()
-        ))
-    }
+    check_named("user", s)
 }
 
 /// Check a key name, with a message naming the value.
 pub fn check_name(s: &str) -> Result<(), String> {
+    check_named("key name", s)
+}
+
+fn check_named(what: &str, s: &str) -> Result<(), String> {
     if valid_name(s) {
         Ok(())
     } else {
         Err(format!(
-            "invalid key name \"{}\": use 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 . _ @ -",
+            "invalid {what} \"{}\": use 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 . _ @ -",
             s.escape_debug()
         ))
     }
