@@ -1,4 +1,5 @@
-//! `keyctl reset`: a new secret for a key; the old token stops verifying at once.
+//! `keyctl reset`: a new secret for a key; the old token stops verifying at once, or after
+//! the grace period given with `--grace`.
 
 use std::process::ExitCode;
 
@@ -9,11 +10,12 @@ use crate::store::Store;
 
 pub fn run(args: ResetArgs, ctx: &Ctx) -> Result<ExitCode> {
     let mut store = Store::open(&ctx.db)?;
-    let (key, token) = store.reset(&args.key, args.grace, ctx.now)?;
+    let (key, token, until) = store.reset(&args.key, args.grace, ctx.now)?;
     output::issued(&key, &token, ctx.json)?;
-    let old = match (args.grace, key.superseded.last()) {
-        (Some(_), Some(until)) => format!("the previous token keeps working until {until}"),
-        _ => "earlier tokens are rejected from now".to_owned(),
+    // Tokens superseded earlier may keep a longer grace; the note is about the one replaced.
+    let old = match until {
+        Some(until) => format!("the previous token keeps working until {until}"),
+        None => "earlier tokens are rejected from now".to_owned(),
     };
     output::note(&format!(
         "new secret for key {}; {old}; the new token is shown only this once",

@@ -269,12 +269,14 @@ impl Store {
     /// Give a live key a new secret. Without `grace`, every earlier secret stops verifying
     /// at once; with it, the secret being replaced keeps verifying for `grace` seconds (never
     /// past the key's own expiry), and secrets superseded earlier keep their own grace.
+    /// Returns the key, the new token, and when the replaced secret stops verifying (`None`:
+    /// at once).
     pub fn reset(
         &mut self,
         r: &KeyRef,
         grace: Option<i64>,
         now: Timestamp,
-    ) -> Result<(Key, String)> {
+    ) -> Result<(Key, String, Option<Timestamp>)> {
         self.write(|tx, path| {
             let e = |e| sql_err(path, e);
             let key = live(tx, path, r, now)?;
@@ -304,7 +306,7 @@ impl Store {
                 params![key.id, digest.0.as_slice(), now.0],
             )
             .map_err(e)?;
-            Ok((reread(tx, path, &key.id, now)?, token))
+            Ok((reread(tx, path, &key.id, now)?, token, until))
         })
     }
 
