@@ -634,6 +634,15 @@ fn create_file(path: &Path) -> Result<()> {
 fn sql_err(path: &Path, e: rusqlite::Error) -> Error {
     let p = path.display();
     let secs = BUSY_TIMEOUT.as_secs();
+    let extended = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+        _ => None,
+    };
+    let full = || {
+        format!(
+            "cannot write store {p}: the disk is full or a file size limit was reached; nothing was changed"
+        )
+    };
     Error::Store(match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
             "store {p} is busy: another process held it locked for more than {secs} s; nothing was changed, try again"
@@ -647,8 +656,11 @@ fn sql_err(path: &Path, e: rusqlite::Error) -> Error {
         Some(ErrorCode::NotADatabase) => {
             format!("{p} is not a keyctl store; it was left untouched")
         }
-        Some(ErrorCode::DiskFull) => {
-            format!("cannot write store {p}: the disk is full; nothing was changed")
+        // A write past RLIMIT_FSIZE fails with EFBIG, which SQLite reports as IOERR_WRITE;
+        // either way the transaction was rolled back.
+        Some(ErrorCode::DiskFull) => full(),
+        Some(ErrorCode::SystemIoFailure) if extended == Some(rusqlite::ffi::SQLITE_IOERR_WRITE) => {
+            full()
         }
         _ => format!("store {p}: {e}"),
     })
