@@ -30,6 +30,13 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
             "invalid path prefix \"{shown}\": whitespace and control characters are not allowed"
         ));
     }
+    // Matching ignores a request's query and fragment, so `/a?b` or `/#x` would silently
+    // widen to `/a` or `/`.
+    if prefix.contains(['?', '#']) {
+        return Err(format!(
+            "invalid path prefix \"{shown}\": ? and # are not allowed (query strings and fragments are ignored when matching)"
+        ));
+    }
     if prefix.len() > MAX_PREFIX_LEN {
         return Err(format!(
             "invalid path prefix: longer than {MAX_PREFIX_LEN} bytes"
@@ -189,6 +196,9 @@ mod tests {
             "/a/../b",
             "/a/%2e%2e",
             "/a%2fb",
+            "/a?b",
+            "/#x",
+            "=/a?",
         ] {
             assert!(validate_prefix(bad).is_err(), "{bad:?}");
         }
