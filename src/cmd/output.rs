@@ -86,7 +86,7 @@ pub fn key_table(keys: &[Key], decorate: bool) -> Result<()> {
     ]);
     for k in keys {
         table.add_row([
-            k.id.clone(),
+            sanitize(&k.id),
             sanitize(&k.user),
             or_dash(k.name.as_ref()),
             k.status.as_str().to_owned(),
@@ -110,12 +110,12 @@ pub fn key_table(keys: &[Key], decorate: bool) -> Result<()> {
 /// Print one key as `field: value` lines.
 pub fn key_details(k: &Key) -> Result<()> {
     let fields = [
-        ("id", k.id.clone()),
+        ("id", sanitize(&k.id)),
         ("user", sanitize(&k.user)),
         ("name", or_dash(k.name.as_ref())),
         ("description", or_dash(k.description.as_ref())),
         ("status", k.status.as_str().to_owned()),
-        ("prefix", k.prefix.clone()),
+        ("prefix", sanitize(&k.prefix)),
         (
             "paths",
             if k.paths.is_empty() {
