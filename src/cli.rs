@@ -15,7 +15,7 @@ macro_rules! exit_codes {
   1  verify: the token was rejected
   2  invalid usage or input, or a refused confirmation (nothing was changed)
   3  key or user not found, or the key is revoked and cannot be changed
-  4  the store cannot be used (not a keyctl store, newer schema, unwritable, busy)"
+  4  the store cannot be used (not a keyctl store, newer schema, unwritable, disk full, busy)"
     };
 }
 

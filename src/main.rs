@@ -2,10 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = keyctl::cli::Cli::parse();
+    let cli = match keyctl::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return keyctl::cmd::usage_error(e),
+    };
     match keyctl::cmd::run(cli) {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

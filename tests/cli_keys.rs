@@ -935,3 +935,19 @@ fn version_and_usage_errors() {
     refused(&env, &["del", "svc/k", "--yes"]);
     assert_eq!(env.rows(), before);
 }
+
+#[test]
+fn usage_errors_escape_control_characters_they_repeat() {
+    let env = Env::new();
+    for arg in ["ab\rcd", "a\u{1b}[31mb", "x\u{9b}2J"] {
+        let out = env.run(&["show", arg]);
+        out.code(2);
+        assert!(out.stderr.contains("invalid key"), "{}", out.stderr);
+        assert!(
+            !out.stderr.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control character in {:?}",
+            out.stderr
+        );
+    }
+    assert_eq!(env.rows(), "");
+}

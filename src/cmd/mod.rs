@@ -61,6 +61,26 @@ impl Ctx {
     }
 }
 
+/// Report a command-line error (exit 2) or print help or version (exit 0). The message
+/// repeats what was typed, so control characters in it are escaped before they reach a
+/// terminal.
+pub fn usage_error(e: clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let safe: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' => "\n".to_owned(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    eprint!("{safe}");
+    ExitCode::from(crate::error::EXIT_USAGE)
+}
+
 /// Run the parsed command line; returns the exit code for a completed command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = Ctx::new(&cli)?;
