@@ -5,9 +5,14 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = match keyctl::cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return keyctl::cmd::usage_error(e),
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A plain `verify` skips clap's start-up work; every other command line goes to clap.
+    let cli = match keyctl::cmd::quick::parse(&args, std::env::var_os("KEYCTL_DB")) {
+        Some(cli) => cli,
+        None => match keyctl::cli::Cli::try_parse_from(args) {
+            Ok(cli) => cli,
+            Err(e) => return keyctl::cmd::usage_error(e),
+        },
     };
     match keyctl::cmd::run(cli) {
         Ok(code) => code,

@@ -88,7 +88,7 @@ pub fn parse(token: &str) -> Option<Parsed<'_>> {
         return None;
     }
     let (signed, check) = token.split_at(token.len() - CHECK_LEN);
-    if checksum(signed).as_bytes() != check.as_bytes() {
+    if checksum_bytes(signed) != check.as_bytes() {
         return None;
     }
     Some(Parsed { prefix, id })
@@ -96,27 +96,45 @@ pub fn parse(token: &str) -> Option<Parsed<'_>> {
 
 /// The 6-character base62 checksum of `text`.
 pub fn checksum(text: &str) -> String {
+    checksum_bytes(text).iter().map(|&b| b as char).collect()
+}
+
+/// [`checksum`] without allocating, for the verify path.
+fn checksum_bytes(text: &str) -> [u8; CHECK_LEN] {
     let mut n = crc32(text.as_bytes());
     let mut out = [b'0'; CHECK_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    out.iter().map(|&b| b as char).collect()
+    out
 }
 
-/// CRC-32 with the IEEE polynomial (the one zlib and PNG use).
+/// CRC-32 with the IEEE polynomial (the one zlib and PNG use), a byte at a time.
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
+        crc = (crc >> 8) ^ CRC_TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize];
     }
     !crc
 }
+
+/// The CRC-32 of every byte value, computed at compile time.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
 
 /// `n` uniformly random base62 characters from the OS CSPRNG.
 pub fn random_base62(n: usize) -> std::io::Result<String> {

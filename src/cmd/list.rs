@@ -16,10 +16,13 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode> {
         expiring_within: args.expiring_within,
         unused_since: args.unused_since,
     };
-    let keys = store.list(&filter, ctx.now)?;
     if ctx.json {
-        output::json(&keys)?;
-    } else if keys.is_empty() {
+        // Streamed: `list --json` on a large store runs in constant memory.
+        return output::json_array(|emit| store.for_each_key(&filter, ctx.now, emit))
+            .map(|()| ExitCode::SUCCESS);
+    }
+    let keys = store.list(&filter, ctx.now)?;
+    if keys.is_empty() {
         output::note("no keys");
     } else {
         output::key_table(&keys, ctx.decorate)?;

@@ -8,6 +8,7 @@ mod list;
 mod output;
 mod path;
 mod prune;
+pub mod quick;
 mod reset;
 mod show;
 mod verify;

@@ -1,19 +1,53 @@
 //! Printing: JSON, tables and notes. stdout carries data only; notes go to stderr.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 
 use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer as _};
 
 use crate::error::Result;
 use crate::key::Key;
 
 /// Print `value` as JSON on stdout.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered: without a buffer of its own, each line of pretty JSON would
+    // be a write(2) of its own.
+    let mut out = BufWriter::new(std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
+}
+
+/// Print a JSON array on stdout as `fill` hands over its elements, so that a long list is
+/// never held in memory whole. The text is the same as [`json`] of the whole array. When
+/// `fill` fails before 64 KiB of output, nothing reaches stdout.
+pub fn json_array<T: Serialize>(
+    fill: impl FnOnce(&mut dyn FnMut(T) -> Result<()>) -> Result<()>,
+) -> Result<()> {
+    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let filled = {
+        let mut ser = serde_json::Serializer::pretty(&mut out);
+        let mut seq = ser.serialize_seq(None).map_err(std::io::Error::from)?;
+        fill(&mut |item| {
+            seq.serialize_element(&item)
+                .map_err(|e| std::io::Error::from(e).into())
+        })
+        .and_then(|()| Ok(seq.end().map_err(std::io::Error::from)?))
+    };
+    match filled {
+        Ok(()) => {
+            writeln!(out)?;
+            out.flush()?;
+            Ok(())
+        }
+        Err(e) => {
+            // Drop what is buffered instead of printing half an array.
+            let _ = out.into_parts();
+            Err(e)
+        }
+    }
 }
 
 /// Print one line of data on stdout.
