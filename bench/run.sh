@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Benchmarks for keyctl (issue 5): each measure beside its baseline, in the same run.
+#
+#   bench/run.sh            build, populate (cached), measure, write the table into BENCHMARKS.md
+#
+# Not a test: nothing here runs under `cargo test` or .ci/run. Takes about 5 to 10 minutes on
+# 2 cores, most of it populating the 1M-key store the first time. Environment:
+#   KEYCTL_BENCH_DIR  where stores are cached (default: ${TMPDIR:-/tmp}/keyctl-bench)
+#   ROUNDS            rounds of the verify comparison (default 60; the slower groups run a
+#                     third or a sixth as many); runs are pooled across rounds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+ROUNDS=${ROUNDS:-60}
+
+# --- tools -------------------------------------------------------------------------------
+missing=()
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+[ -x /usr/bin/time ] || missing+=(time)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+TRUE_BIN=$(type -P true)   # the process floor: the true binary, not the shell builtin
+
+# --- build -------------------------------------------------------------------------------
+# The measured binary is the static release build (`cargo build-static`, .cargo/config.toml)
+# where the platform has it; the default dynamic `cargo build --release` is measured beside
+# it, for verify, so that both are on record.
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+cargo build --release --quiet --bin keyctl
+DYNAMIC=$TARGET/release/keyctl
+if [ "$(uname -sm)" = "Linux x86_64" ] && getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
+  cargo build-static --quiet --bin keyctl --example bench_store
+  KEYCTL=$TARGET/x86_64-unknown-linux-gnu/release/keyctl
+  BENCH=$TARGET/x86_64-unknown-linux-gnu/release/examples/bench_store
+  BUILD="static (cargo build-static)"
+else
+  cargo build --release --quiet --example bench_store
+  KEYCTL=$DYNAMIC
+  BENCH=$TARGET/release/examples/bench_store
+  BUILD="dynamic (cargo build --release)"
+fi
+
+# --- stores (cached: the key depends on the schema and on how the populator makes keys) --
+cache_key=$(cat src/store/schema.rs examples/bench_store.rs | sha256sum | cut -c1-12)
+STORES=${KEYCTL_BENCH_DIR:-${TMPDIR:-/tmp}/keyctl-bench}/$cache_key
+OUT=$STORES/results-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$STORES" "$OUT"
+for n in 1000 100000 1000000; do
+  if [ ! -s "$STORES/tokens-$n.txt" ]; then
+    rm -f "$STORES/keys-$n.db" "$STORES/keys-$n.db-journal"
+    echo "populating $n keys..." >&2
+    "$BENCH" populate "$STORES/keys-$n.db" "$n" "$STORES/tokens-$n.txt" 10000 \
+      >"$STORES/populate-$n.json"
+  fi
+  head -n 1 "$STORES/tokens-$n.txt" >"$STORES/token-$n.txt"
+done
+S1K=$STORES/keys-1000.db S100K=$STORES/keys-100000.db S1M=$STORES/keys-1000000.db
+# Open each store once with keyctl, so that any pending migration is not part of a timing.
+for s in "$S1K" "$S100K" "$S1M"; do "$KEYCTL" --db "$s" verify <"$STORES/token-1000.txt" >/dev/null || true; done
+
+round() { # round NAME ROUNDS "HYPERFINE-OPTIONS" (LABEL COMMAND)... : one hyperfine group
+  # run ROUNDS times, its commands in a new random order each time; report.py pools the
+  # runs. Many short rounds spread the machine's drift over every command alike.
+  local name=$1 rounds=$2 opts=$3
+  shift 3
+  local -a labels=() cmds=() args=()
+  while [ $# -gt 0 ]; do labels+=("$1"); cmds+=("$2"); shift 2; done
+  for r in $(seq "$rounds"); do
+    args=()
+    for i in $(shuf -i 0-$((${#labels[@]} - 1))); do args+=(-n "${labels[$i]}" "${cmds[$i]}"); done
+    # shellcheck disable=SC2086 # the options are words
+    hyperfine --style basic $opts --export-json "$OUT/$name-$r.json" "${args[@]}" \
+      >"$OUT/$name-$r.txt" 2>&1 || { cat "$OUT/$name-$r.txt" >&2; exit 1; }
+  done
+}
+
+# --- verify: token on stdin, against opening the same file with sqlite3, and `true` ------
+# The token comes on stdin, so these run through sh (hyperfine measures the shell's own
+# start-up and subtracts it); `exec` makes sh replace itself by the command instead of
+# forking, so every command of the group, the baselines too, costs exactly one exec.
+echo "verify..." >&2
+round verify "$ROUNDS" "--warmup 2 --runs 5" \
+  true "exec $TRUE_BIN" \
+  "sqlite3 open 1k" "exec sqlite3 $S1K 'pragma user_version'" \
+  "sqlite3 open 1M" "exec sqlite3 $S1M 'pragma user_version'" \
+  "verify 1k" "exec $KEYCTL --db $S1K verify <$STORES/token-1000.txt" \
+  "verify 100k" "exec $KEYCTL --db $S100K verify <$STORES/token-100000.txt" \
+  "verify 1M" "exec $KEYCTL --db $S1M verify <$STORES/token-1000000.txt" \
+  "verify 1k, dynamic build" "exec $DYNAMIC --db $S1K verify <$STORES/token-1000.txt"
+
+# --- create: one key, against the sqlite3 CLI inserting a comparable row -----------------
+# Both on copies of the 100k store, rollback journal, synchronous=FULL, one IMMEDIATE
+# transaction that upserts the user and inserts a key row with a 16-character id and a
+# 32-byte digest.
+echo "create..." >&2
+cp "$S100K" "$OUT/create-keyctl.db"
+cp "$S100K" "$OUT/create-sqlite3.db"
+INSERT="PRAGMA synchronous=FULL; BEGIN IMMEDIATE;
+INSERT INTO users(name, created) VALUES ('bench', unixepoch()) ON CONFLICT(name) DO NOTHING;
+INSERT INTO keys(id, user_id, prefix, digest, created, updated)
+  SELECT substr(hex(randomblob(8)), 1, 16), id, 'kc', randomblob(32), unixepoch(), unixepoch()
+  FROM users WHERE name = 'bench';
+COMMIT;"
+round create "$((ROUNDS / 4))" "-N --warmup 2 --runs 6" \
+  "sqlite3 insert" "sqlite3 $OUT/create-sqlite3.db \"$INSERT\"" \
+  "create" "$KEYCTL --db $OUT/create-keyctl.db create --user bench"
+
+# --- list --json on 100k keys, against sqlite3 -json over the same rows and fields --------
+echo "list..." >&2
+LIST_SQL="SELECT k.id, u.name AS user, k.name, k.description, k.prefix, k.paths,
+  strftime('%Y-%m-%dT%H:%M:%SZ', k.created, 'unixepoch') AS created,
+  strftime('%Y-%m-%dT%H:%M:%SZ', k.updated, 'unixepoch') AS updated,
+  strftime('%Y-%m-%dT%H:%M:%SZ', k.expires, 'unixepoch') AS expires,
+  strftime('%Y-%m-%dT%H:%M:%SZ', k.deleted, 'unixepoch') AS deleted,
+  CASE WHEN k.deleted IS NOT NULL THEN 'revoked' WHEN k.expires <= unixepoch() THEN 'expired'
+       ELSE 'active' END AS status
+  FROM keys k JOIN users u ON u.id = k.user_id WHERE k.deleted IS NULL ORDER BY k.seq"
+round list "$((ROUNDS / 12))" "-N --warmup 1 --runs 2 --output=pipe" \
+  "sqlite3 -json" "sqlite3 -json $S100K \"$LIST_SQL\"" \
+  "list --json" "$KEYCTL --db $S100K list --json"
+peak_kib() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ {print $2}'; }
+{
+  echo "{\"list --json\": $(peak_kib "$KEYCTL" --db "$S100K" list --json),"
+  echo " \"sqlite3 -json\": $(peak_kib sqlite3 -json "$S100K" "$LIST_SQL")}"
+} >"$OUT/list-peak-kib.json"
+
+# --- in-process verifications per second and bytes per key, 1M keys ---------------------
+echo "library..." >&2
+"$BENCH" verify-rate "$S1M" "$STORES/tokens-1000000.txt" 2000 2 10 >"$OUT/verify-rate.json"
+"$BENCH" bytes-per-key "$S1M" >"$OUT/bytes-per-key.json"
+
+# --- journal modes: the same work under each, on copies of the 100k store ----------------
+# keyctl opens stores in whatever mode the file is in; only WAL is a property of the file,
+# so keyctl itself runs in DELETE and WAL. The sqlite3 CLI does keyctl's lookup and insert
+# under all four modes, with its own cost held equal.
+echo "journal modes..." >&2
+ID=$(cut -d_ -f2 "$STORES/token-100000.txt")
+LOOKUP="SELECT k.id, u.name, k.digest FROM keys k JOIN users u ON u.id = k.user_id WHERE k.id = '$ID'"
+jm_args=()
+for mode in delete truncate persist wal; do
+  for use in verify create lookup insert; do cp "$S100K" "$OUT/jm-$mode-$use.db"; done
+  if [ "$mode" = wal ]; then
+    for use in verify create lookup insert; do sqlite3 "$OUT/jm-$mode-$use.db" 'PRAGMA journal_mode=WAL' >/dev/null; done
+  fi
+  # Readers see the file as the mode's last writer left it (PERSIST: a zeroed -journal).
+  sqlite3 "$OUT/jm-$mode-lookup.db" "PRAGMA journal_mode=$mode; $INSERT" >/dev/null
+  jm_args+=("$mode: sqlite3 lookup" "exec sqlite3 $OUT/jm-$mode-lookup.db \"PRAGMA journal_mode=$mode; $LOOKUP\"")
+  jm_args+=("$mode: sqlite3 insert" "exec sqlite3 $OUT/jm-$mode-insert.db \"PRAGMA journal_mode=$mode; $INSERT\"")
+  if [ "$mode" = delete ] || [ "$mode" = wal ]; then
+    jm_args+=("$mode: keyctl verify" "exec $KEYCTL --db $OUT/jm-$mode-verify.db verify <$STORES/token-100000.txt")
+    jm_args+=("$mode: keyctl create" "exec $KEYCTL --db $OUT/jm-$mode-create.db create --user bench")
+  fi
+done
+round journal "$((ROUNDS / 6))" "--warmup 2 --runs 6" "${jm_args[@]}"
+for mode in delete wal; do
+  "$BENCH" verify-rate "$OUT/jm-$mode-verify.db" "$STORES/tokens-100000.txt" 2000 2 3 >"$OUT/journal-rate-$mode.json"
+done
+rm -f "$OUT"/*.db "$OUT"/*.db-*
+
+# --- the table ---------------------------------------------------------------------------
+python3 bench/report.py "$OUT" "$BUILD" >"$OUT/results.md"
+python3 - "$OUT/results.md" BENCHMARKS.md <<'PY'
+import sys, re
+table, doc = open(sys.argv[1]).read(), sys.argv[2]
+text = open(doc).read()
+begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+new = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda m: f"{begin}\n{table}{end}", text, flags=re.S)
+open(doc, "w").write(new)
+PY
+cat "$OUT/results.md"
+echo "raw results: $OUT" >&2

@@ -1,0 +1,186 @@
+//! Populate and measure keyctl stores for `bench/run.sh`, through the public library API.
+//!
+//! ```text
+//! bench_store populate DB KEYS TOKENS_FILE [SAMPLE]   create a store of KEYS keys, write SAMPLE tokens
+//! bench_store verify-rate DB TOKENS_FILE [TOKENS] [SECONDS] [ROUNDS]
+//!                                                     verifications per second, one thread
+//! bench_store bytes-per-key DB                        store file size / number of keys
+//! ```
+//!
+//! Not a test: nothing here runs under `cargo test`. Results go to stdout as one JSON object.
+
+use std::error::Error;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use keyctl::store::{ListFilter, NewKey, Store};
+use keyctl::time::Timestamp;
+use keyctl::{Credential, Source};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// Keys per transaction while populating: large enough that commits are negligible, small
+/// enough that the returned tokens stay a few tens of MiB.
+const BATCH: usize = 50_000;
+/// Distinct users the keys are spread over.
+const USERS: usize = 1_000;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| -> Result<&str> {
+        args.get(i)
+            .map(String::as_str)
+            .ok_or_else(|| usage().into())
+    };
+    let num = |i: usize, default: u64| -> Result<u64> {
+        args.get(i).map_or(Ok(default), |s| Ok(s.parse()?))
+    };
+    match arg(0)? {
+        "populate" => populate(
+            Path::new(arg(1)?),
+            num(2, 0)?,
+            Path::new(arg(3)?),
+            num(4, 10_000)?,
+        ),
+        "verify-rate" => verify_rate(
+            Path::new(arg(1)?),
+            Path::new(arg(2)?),
+            num(3, 2_000)?,
+            num(4, 3)?,
+            num(5, 5)?,
+        ),
+        "bytes-per-key" => bytes_per_key(Path::new(arg(1)?)),
+        _ => Err(usage().into()),
+    }
+}
+
+fn usage() -> String {
+    "usage: bench_store populate DB KEYS TOKENS_FILE [SAMPLE]\n       \
+     bench_store verify-rate DB TOKENS_FILE [TOKENS] [SECONDS] [ROUNDS]\n       \
+     bench_store bytes-per-key DB"
+        .into()
+}
+
+/// A key like those a CI setup makes: named, spread over many users, a quarter restricted
+/// to a path, half with an expiry a year out.
+fn new_key(i: u64, now: Timestamp) -> NewKey {
+    NewKey {
+        user: format!("svc{:04}", i % USERS as u64),
+        name: Some(format!("key{i}")),
+        description: None,
+        prefix: "kc".into(),
+        paths: if i.is_multiple_of(4) {
+            vec!["/api".into()]
+        } else {
+            Vec::new()
+        },
+        expires: i.is_multiple_of(2).then(|| Timestamp(now.0 + 365 * 86_400)),
+    }
+}
+
+fn populate(db: &Path, keys: u64, tokens: &Path, sample: u64) -> Result<()> {
+    if db.exists() {
+        return Err(format!("{} exists; populate makes a new store", db.display()).into());
+    }
+    let started = Instant::now();
+    let now = Timestamp::now();
+    let mut store = Store::open_or_create(db)?;
+    // Every `stride`-th key is sampled, so the sample is spread over the whole store.
+    let stride = (keys / sample.max(1)).max(1);
+    let mut sampled = Vec::new();
+    let mut next = 0;
+    while next < keys {
+        let end = (next + BATCH as u64).min(keys);
+        let batch: Vec<NewKey> = (next..end).map(|i| new_key(i, now)).collect();
+        let created = store.create_keys(&batch, now)?;
+        for (i, (_, token)) in (next..end).zip(created) {
+            if i.is_multiple_of(stride) && (sampled.len() as u64) < sample {
+                sampled.push(token);
+            }
+        }
+        next = end;
+    }
+    drop(store);
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut out = fs::File::create(tokens)?;
+    for token in &sampled {
+        writeln!(out, "{token}")?;
+    }
+    println!(
+        "{{\"keys\": {keys}, \"seconds\": {elapsed:.3}, \"keys_per_second\": {:.0}, \"sampled_tokens\": {}}}",
+        keys as f64 / elapsed,
+        sampled.len()
+    );
+    Ok(())
+}
+
+/// Verify the first `tokens` sampled tokens round-robin, `rounds` times for `seconds` each,
+/// after one warm-up pass. The warm-up is timed apart: it is where the store records each
+/// key's last use (a write, at most once a minute per key), as a long-running verifier
+/// does when a key is first seen; the rounds then measure the steady state, well inside
+/// that minute, like a verifier whose keys are in constant use.
+fn verify_rate(db: &Path, tokens: &Path, count: u64, seconds: u64, rounds: u64) -> Result<()> {
+    let credentials: Vec<Credential> = fs::read_to_string(tokens)?
+        .lines()
+        .take(count as usize)
+        .map(|t| Credential::new(t, Source::Argument))
+        .collect();
+    if credentials.is_empty() {
+        return Err(format!("no tokens in {}", tokens.display()).into());
+    }
+    let store = Store::open(db)?;
+    let started = Instant::now();
+    for c in &credentials {
+        let verdict = store.verify(c, None)?;
+        if !verdict.valid {
+            return Err(format!("a sampled token was rejected: {:?}", verdict.reason).into());
+        }
+    }
+    let first_use = started.elapsed().as_secs_f64() / credentials.len() as f64;
+    let mut rates = Vec::new();
+    for _ in 0..rounds {
+        let budget = Duration::from_secs(seconds);
+        let started = Instant::now();
+        let mut done: u64 = 0;
+        let mut valid: u64 = 0;
+        while started.elapsed() < budget {
+            // Check the clock once per pass, not per verification.
+            for c in &credentials {
+                valid += u64::from(store.verify(c, None)?.valid);
+            }
+            done += credentials.len() as u64;
+        }
+        if valid != done {
+            return Err(format!("{} of {done} verifications were rejected", done - valid).into());
+        }
+        rates.push(done as f64 / started.elapsed().as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    let rounds: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    println!(
+        "{{\"per_second\": {median:.0}, \"rounds\": [{}], \"distinct_tokens\": {}, \"first_use_ms\": {:.3}}}",
+        rounds.join(", "),
+        credentials.len(),
+        first_use * 1000.0
+    );
+    Ok(())
+}
+
+fn bytes_per_key(db: &Path) -> Result<()> {
+    let store = Store::open(db)?;
+    let all = ListFilter {
+        all: true,
+        ..ListFilter::default()
+    };
+    let keys = store.list(&all, Timestamp::now())?.len() as u64;
+    drop(store);
+    let bytes = fs::metadata(db)?.len();
+    println!(
+        "{{\"keys\": {keys}, \"bytes\": {bytes}, \"bytes_per_key\": {:.1}}}",
+        bytes as f64 / keys.max(1) as f64
+    );
+    Ok(())
+}
