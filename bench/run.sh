@@ -68,7 +68,7 @@ for s in "$S1K" "$S100K" "$S1M"; do "$KEYCTL" --db "$s" verify <"$STORES/token-1
 round() { # round NAME ROUNDS "HYPERFINE-OPTIONS" (LABEL COMMAND)... : one hyperfine group
   # run ROUNDS times, its commands in a new random order each time; report.py pools the
   # runs. Many short rounds spread the machine's drift over every command alike.
-  local name=$1 rounds=$2 opts=$3
+  local name=$1 rounds=$(($2 > 0 ? $2 : 1)) opts=$3
   shift 3
   local -a labels=() cmds=() args=()
   while [ $# -gt 0 ]; do labels+=("$1"); cmds+=("$2"); shift 2; done
