@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::credential::{Credential, Outcome, Presented};
 use crate::error::Result;
-use crate::key::Status;
+use crate::key::{Key, Status};
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::token::{self, Digest};
@@ -202,21 +202,21 @@ impl Store {
         let Some(parsed) = token::parse(token) else {
             return Ok(Verdict::rejected(Reason::Malformed));
         };
-        let Some((key, stored)) = self.secret(parsed.id, now)? else {
+        let Some(key) = self.secret(parsed.id)? else {
             return Ok(Verdict::rejected(Reason::Unknown));
         };
         let digest = Digest::of(token);
-        // The current secret first; earlier ones are looked up only when it does not match.
-        let grace_until = if digest.matches(&stored) {
+        // The current secret first; earlier ones only when it does not match.
+        let grace_until = if digest.matches(&key.digest) {
             None
         } else {
-            let earlier = self.superseded(&key.id, now)?;
-            match earlier.iter().find(|(d, _)| digest.matches(d)) {
+            let mut in_grace = key.earlier.iter().filter(|(_, until)| *until > now);
+            match in_grace.find(|(d, _)| digest.matches(d)) {
                 Some((_, until)) => Some(*until),
                 None => return Ok(Verdict::rejected(Reason::Unknown)),
             }
         };
-        let reason = match key.status {
+        let reason = match Key::status_at(key.expires, key.deleted, key.disabled, now) {
             Status::Revoked => Some(Reason::Revoked),
             Status::Disabled => Some(Reason::Disabled),
             Status::Expired => Some(Reason::Expired),
@@ -225,7 +225,7 @@ impl Store {
                 .map(|_| Reason::PathNotAllowed),
         };
         if reason.is_none() {
-            self.touch(&key, now);
+            self.touch(&key.id, key.last_used, now);
         }
         let mut warnings = Vec::new();
         if let Some(until) = grace_until {
@@ -236,11 +236,11 @@ impl Store {
         Ok(Verdict {
             valid: reason.is_none(),
             reason,
-            id: Some(key.id),
-            user: Some(key.user),
-            name: key.name,
+            id: Some(key.id.clone()),
+            user: Some(key.user.clone()),
+            name: key.name.clone(),
             expires: key.expires,
-            paths: key.paths,
+            paths: key.paths.clone(),
             superseded: grace_until.is_some(),
             grace_until,
             source: None,

@@ -4,19 +4,23 @@
 //! keyctl processes queue instead of failing, and a token is returned to the caller only
 //! after the transaction holding its digest has committed (synchronous=FULL).
 
+mod cache;
+mod header;
 pub mod schema;
 
+use std::cell::RefCell;
 use std::fs::{self, OpenOptions};
-use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior,
     params,
 };
+
+pub(crate) use cache::Secret;
 
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyRef, Status};
@@ -81,9 +85,15 @@ impl ListFilter {
 }
 
 /// An open key store.
+///
+/// A store remembers the keys it has verified, so that a long-running verifier does not
+/// open a read transaction for every request; it checks instead, on every call, that the
+/// store file's header has not changed since the key was read. Answers are the same as
+/// without it, revocations included (see [`Store::set_verify_cache`]).
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    cache: RefCell<cache::Cache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -128,18 +138,21 @@ impl Store {
             }
             Err(e) => return Err(Error::Store(format!("cannot read store {shown}: {e}"))),
         }
-        // Read before SQLite touches the file: a foreign file is refused untouched, and a
-        // store already at this build's version skips the schema query below.
-        let current = check_header(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| sql_err(path, e))?;
+        // Opening reads nothing SQLite would act on; the first query does. Before it, a
+        // foreign file is refused untouched, and a store already at this build's version
+        // skips the schema query below.
+        let current = check_header(&conn, path)?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| sql_err(path, e))?;
+        let store = |conn| Store {
+            conn,
+            path: path.to_owned(),
+            cache: RefCell::new(cache::Cache::new(cache::DEFAULT_CAPACITY)),
+        };
         if current {
-            return Ok(Store {
-                conn,
-                path: path.to_owned(),
-            });
+            return Ok(store(conn));
         }
         let state = match schema::state(&conn).map_err(|e| sql_err(path, e))? {
             schema::State::Store(v) if v == schema::latest() => schema::State::Store(v),
@@ -152,12 +165,18 @@ impl Store {
                 "store {shown} has schema version {v}, newer than this keyctl knows ({}); upgrade keyctl",
                 schema::latest()
             ))),
-            schema::State::Store(_) => Ok(Store {
-                conn,
-                path: path.to_owned(),
-            }),
+            schema::State::Store(_) => Ok(store(conn)),
             _ => Err(not_a_store(path)),
         }
+    }
+
+    /// Set how many keys this store remembers between verifications (default 16,384;
+    /// 0 turns remembering off). A remembered key is answered from memory only while the
+    /// store file's header is byte-for-byte what it was when the key was read: any commit
+    /// by any process changes it, so a revocation, reset or other change takes effect at
+    /// once, as without remembering. Stores in WAL mode are never remembered.
+    pub fn set_verify_cache(&mut self, entries: usize) {
+        self.cache.get_mut().set_capacity(entries);
     }
 
     /// Run `f` in an immediate transaction and commit it.
@@ -397,56 +416,77 @@ impl Store {
 
     /// Record a successful use, at most once per [`LAST_USED_INTERVAL`]. Best effort: on a
     /// read-only or busy store the verdict stands and the record is skipped.
-    pub(crate) fn touch(&self, key: &Key, now: Timestamp) {
-        if key
-            .last_used
-            .is_some_and(|t| now.0 - t.0 < LAST_USED_INTERVAL)
-        {
+    pub(crate) fn touch(&self, id: &str, last_used: Option<Timestamp>, now: Timestamp) {
+        if last_used.is_some_and(|t| now.0 - t.0 < LAST_USED_INTERVAL) {
             return;
         }
         // A verifier must not wait seconds for another writer just to note a use.
         let _ = self.conn.busy_timeout(TOUCH_TIMEOUT);
         let _ = self.conn.execute(
             "UPDATE keys SET last_used = ?2 WHERE id = ?1 AND (last_used IS NULL OR last_used <= ?3)",
-            params![key.id, now.0, now.0 - LAST_USED_INTERVAL],
+            params![id, now.0, now.0 - LAST_USED_INTERVAL],
         );
         let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
     }
 
-    /// Digests of the key's superseded secrets still in grace at `now`, with their grace ends.
-    pub(crate) fn superseded(&self, id: &str, now: Timestamp) -> Result<Vec<(Vec<u8>, Timestamp)>> {
+    /// What verification needs to know about the key with this id: from the cache when the
+    /// store is unchanged since the key was read (`cache.rs` says why that is safe), else
+    /// from one read transaction, whose header is then remembered with it.
+    pub(crate) fn secret(&self, id: &str) -> Result<Option<Arc<Secret>>> {
+        let cached = self
+            .cache
+            .borrow()
+            .get(id, || header::read(&self.conn).ok());
+        if cached.is_some() {
+            return Ok(cached);
+        }
         let e = |e| sql_err(&self.path, e);
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT s.digest, s.until FROM superseded s JOIN keys k ON k.seq = s.key_seq
-                 WHERE k.id = ?1 AND s.until > ?2",
+                "SELECT k.id, u.name, k.name, k.paths, k.expires, k.deleted, k.disabled,
+                        k.last_used, k.digest,
+                        EXISTS (SELECT 1 FROM superseded s WHERE s.key_seq = k.seq), k.seq
+                 FROM keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?1",
             )
             .map_err(e)?;
-        let rows = stmt
-            .query_map(params![id, now.0], |r| {
+        let mut rows = stmt.query([id]).map_err(e)?;
+        let Some(row) = rows.next().map_err(e)? else {
+            return Ok(None);
+        };
+        // While `rows` is open, the statement holds its read transaction: the earlier
+        // secrets and the header below are from the same state of the store as the row.
+        let earlier = if row.get(9).map_err(e)? {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT digest, until FROM superseded WHERE key_seq = ?1")
+                .map_err(e)?;
+            stmt.query_map([row.get::<_, i64>(10).map_err(e)?], |r| {
                 Ok((r.get(0)?, Timestamp(r.get(1)?)))
             })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(e)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(e)?;
-        Ok(rows)
-    }
-
-    /// The key with this id and its stored digest, for verification.
-    pub(crate) fn secret(&self, id: &str, now: Timestamp) -> Result<Option<(Key, Vec<u8>)>> {
-        let e = |e| sql_err(&self.path, e);
-        // Built once: a long-running verifier should not format SQL on every call.
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {KEY_COLUMNS}, k.digest FROM keys k JOIN users u ON u.id = k.user_id
-                 WHERE k.id = ?1"
-            )
+        } else {
+            Vec::new()
+        };
+        let paths: Option<String> = row.get(3).map_err(e)?;
+        let time = |i: usize| row.get::<_, Option<i64>>(i).map(|t| t.map(Timestamp));
+        let secret = Arc::new(Secret {
+            id: row.get(0).map_err(e)?,
+            user: row.get(1).map_err(e)?,
+            name: row.get(2).map_err(e)?,
+            paths: split_paths(paths),
+            expires: time(4).map_err(e)?,
+            deleted: time(5).map_err(e)?,
+            disabled: time(6).map_err(e)?,
+            last_used: time(7).map_err(e)?,
+            digest: row.get(8).map_err(e)?,
+            earlier,
         });
-        let mut stmt = self.conn.prepare_cached(&SQL).map_err(e)?;
-        stmt.query_row([id], |r| Ok((key_from_row(r, now)?, r.get(13)?)))
-            .optional()
-            .map_err(e)
+        if let Ok(header) = header::read(&self.conn) {
+            self.cache.borrow_mut().insert(header, Arc::clone(&secret));
+        }
+        Ok(Some(secret))
     }
 }
 
@@ -605,9 +645,7 @@ fn key_from_row(r: &Row, now: Timestamp) -> rusqlite::Result<Key> {
         name: r.get(2)?,
         description: r.get(3)?,
         prefix: r.get(4)?,
-        paths: paths
-            .map(|p| p.split('\n').map(str::to_owned).collect())
-            .unwrap_or_default(),
+        paths: split_paths(paths),
         created: Timestamp(r.get(6)?),
         updated: Timestamp(r.get(7)?),
         expires,
@@ -624,6 +662,12 @@ fn join_paths(paths: &[String]) -> Option<String> {
     (!paths.is_empty()).then(|| paths.join("\n"))
 }
 
+fn split_paths(joined: Option<String>) -> Vec<String> {
+    joined
+        .map(|p| p.split('\n').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 fn not_found(r: &KeyRef) -> Error {
     Error::NotFound(format!("no key {r}"))
 }
@@ -635,7 +679,7 @@ fn not_a_store(path: &Path) -> Error {
     ))
 }
 
-/// Refuse anything that is neither empty nor an SQLite database, before SQLite touches it.
+/// Refuse anything that is neither empty nor an SQLite database, before SQLite reads it.
 /// Returns true when the file header says it is a keyctl store at this build's schema
 /// version and no journal or WAL file could hold a newer header: the answer the schema
 /// query would give, without the query (it is most of the cost of opening a store).
@@ -643,11 +687,10 @@ fn not_a_store(path: &Path) -> Error {
 /// Reading the header unlocked is safe because only this exact answer is trusted. The
 /// application id and version only move forward, through a migration; a header torn by a
 /// concurrent write, or anything else, takes the locked path through [`schema::state`].
-fn check_header(path: &Path) -> Result<bool> {
-    let mut head = Vec::with_capacity(100);
-    fs::File::open(path)
-        .and_then(|f| f.take(100).read_to_end(&mut head))
+fn check_header(conn: &Connection, path: &Path) -> Result<bool> {
+    let head = header::read(conn)
         .map_err(|e| Error::Store(format!("cannot read store {}: {e}", path.display())))?;
+    let head = head.bytes();
     if head.is_empty() {
         return Ok(false);
     }

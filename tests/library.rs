@@ -1,0 +1,219 @@
+//! The library as a long-running verifier uses it: one `Store` kept open in this process,
+//! verifying again and again, while keyctl commands (other processes) and other SQLite
+//! connections change the same store. Every committed change must show in the very next
+//! verification, whether or not the store remembered the key (it does, after one
+//! verification), in the rollback journal and in WAL mode.
+
+mod common;
+
+use std::path::Path;
+
+use keyctl::time::Timestamp;
+use keyctl::{Credential, Reason, Source, Store, Verdict};
+use rusqlite::Connection;
+
+use common::{Env, id_of};
+
+fn verify(store: &Store, token: &str, path: Option<&str>) -> Verdict {
+    store
+        .verify(&Credential::new(token, Source::Argument), path)
+        .expect("verify")
+}
+
+/// The reason a token is rejected for, or `None` when it is valid; checked twice, so the
+/// second answer comes from what the store remembered when there is anything to remember.
+#[track_caller]
+fn reason(store: &Store, token: &str, path: Option<&str>) -> Option<Reason> {
+    let first = verify(store, token, path);
+    let second = verify(store, token, path);
+    assert_eq!(first, second, "the same answer twice in a row");
+    assert_eq!(first.valid, first.reason.is_none(), "{first:?}");
+    first.reason
+}
+
+fn to_wal(db: &Path) {
+    let conn = Connection::open(db).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+fn every_command_shows_in_the_next_verification(wal: bool) {
+    let env = Env::new();
+    let token = env.create(&["--user", "svc", "--name", "web", "--path", "/api"]);
+    let other = env.create(&["--user", "svc", "--name", "other"]);
+    if wal {
+        to_wal(&env.db);
+    }
+    let store = Store::open(&env.db).unwrap();
+    let run = |args: &[&str]| {
+        env.run(args).code(0);
+    };
+    assert_eq!(reason(&store, &token, Some("/api/items")), None);
+    assert_eq!(reason(&store, &other, None), None);
+
+    run(&["disable", "svc/web"]);
+    assert_eq!(reason(&store, &token, None), Some(Reason::Disabled));
+    assert_eq!(reason(&store, &other, None), None, "other keys unchanged");
+    run(&["enable", "svc/web"]);
+    assert_eq!(reason(&store, &token, Some("/api/items")), None);
+
+    run(&["path", "svc/web", "/v2"]);
+    assert_eq!(
+        reason(&store, &token, Some("/api/items")),
+        Some(Reason::PathNotAllowed)
+    );
+    assert_eq!(reason(&store, &token, Some("/v2/items")), None);
+    run(&["path", "svc/web", "--clear"]);
+    assert_eq!(reason(&store, &token, Some("/api/items")), None);
+
+    run(&["expire", "svc/web", "now"]);
+    assert_eq!(reason(&store, &token, None), Some(Reason::Expired));
+    run(&["expire", "svc/web", "--never"]);
+    assert_eq!(reason(&store, &token, None), None);
+
+    let out = env.run(&["reset", "svc/web", "--grace", "1h"]);
+    out.code(0);
+    let second = out.stdout.trim().to_owned();
+    let during_grace = verify(&store, &token, None);
+    assert!(
+        during_grace.valid && during_grace.superseded,
+        "{during_grace:?}"
+    );
+    assert_eq!(reason(&store, &second, None), None);
+
+    let out = env.run(&["reset", "svc/web"]);
+    out.code(0);
+    let third = out.stdout.trim().to_owned();
+    assert_eq!(reason(&store, &token, None), Some(Reason::Unknown));
+    assert_eq!(reason(&store, &second, None), Some(Reason::Unknown));
+    assert_eq!(reason(&store, &third, None), None);
+
+    run(&["delete", "--yes", "svc/web"]);
+    assert_eq!(reason(&store, &third, None), Some(Reason::Revoked));
+    run(&["delete", "--yes", "--purge", id_of(&third)]);
+    assert_eq!(reason(&store, &third, None), Some(Reason::Unknown));
+    assert_eq!(reason(&store, &other, None), None);
+}
+
+#[test]
+fn every_command_shows_in_the_next_verification_rollback_journal() {
+    every_command_shows_in_the_next_verification(false);
+}
+
+#[test]
+fn every_command_shows_in_the_next_verification_wal() {
+    every_command_shows_in_the_next_verification(true);
+}
+
+#[test]
+fn a_remembered_key_is_answered_while_a_writer_holds_the_store() {
+    // An exclusive lock keeps every reader out in the rollback journal; an answer for a key
+    // the store remembers needs no lock, and nothing has been committed meanwhile.
+    let env = Env::new();
+    let token = env.create(&["--user", "svc"]);
+    let store = Store::open(&env.db).unwrap();
+    assert_eq!(reason(&store, &token, None), None);
+    let writer = Connection::open(&env.db).unwrap();
+    writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    writer
+        .execute("UPDATE keys SET deleted = 1", [])
+        .expect("revoke inside the open transaction");
+    assert_eq!(reason(&store, &token, None), None, "not committed yet");
+    writer.execute_batch("COMMIT").unwrap();
+    assert_eq!(reason(&store, &token, None), Some(Reason::Revoked));
+}
+
+#[test]
+fn writes_in_exclusive_locking_mode_show_once_the_writer_lets_go() {
+    // In exclusive locking mode SQLite increments the file's change counter only in the
+    // first transaction of a locking session; the later ones must show all the same.
+    let env = Env::new();
+    let a = env.create(&["--user", "svc", "--name", "a"]);
+    let b = env.create(&["--user", "svc", "--name", "b"]);
+    let store = Store::open(&env.db).unwrap();
+    // Twice round: the first verification of each key records its last use, a change to
+    // the store that makes it forget what it read before.
+    for token in [&a, &b, &a, &b] {
+        assert_eq!(reason(&store, token, None), None);
+    }
+    let writer = Connection::open(&env.db).unwrap();
+    writer
+        .execute_batch("PRAGMA locking_mode=EXCLUSIVE")
+        .unwrap();
+    writer
+        .execute("UPDATE keys SET disabled = 1 WHERE name = 'a'", [])
+        .unwrap();
+    writer
+        .execute("UPDATE keys SET deleted = 1 WHERE name = 'b'", [])
+        .unwrap();
+    drop(writer);
+    assert_eq!(reason(&store, &a, None), Some(Reason::Disabled));
+    assert_eq!(reason(&store, &b, None), Some(Reason::Revoked));
+}
+
+#[test]
+fn last_use_is_recorded_at_most_once_a_minute() {
+    let env = Env::new();
+    let token = env.create(&["--user", "svc"]);
+    let store = Store::open(&env.db).unwrap();
+    let last_used = || {
+        let out = env.run(&["show", id_of(&token), "--json"]);
+        out.code(0);
+        out.json()["last_used"].clone()
+    };
+    let at = |t: i64| {
+        let v = store
+            .verify_at(
+                &Credential::new(&*token, Source::Argument),
+                None,
+                Timestamp(t),
+            )
+            .unwrap();
+        assert!(v.valid, "{v:?}");
+    };
+    let t0 = common::now();
+    at(t0);
+    let first = last_used();
+    assert_eq!(common::secs(&first), t0);
+    at(t0 + 30);
+    assert_eq!(last_used(), first, "within the minute: not written again");
+    at(t0 + 61);
+    assert_eq!(common::secs(&last_used()), t0 + 61);
+}
+
+/// POSIX locks held by this process on the file, as `/proc/locks` lists them.
+fn locks_held(db: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(db).unwrap().ino().to_string();
+    let pid = std::process::id().to_string();
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&"POSIX")
+                && f.get(4) == Some(&pid.as_str())
+                && f.get(5).and_then(|dev_ino| dev_ino.rsplit(':').next()) == Some(&ino)
+        })
+        .count()
+}
+
+#[test]
+fn opening_a_store_keeps_the_locks_of_other_connections() {
+    // Closing any descriptor of a file drops every POSIX lock the process holds on it, so
+    // opening (and dropping) a Store must not open and close the file behind SQLite's back
+    // while another connection in this process is writing.
+    let env = Env::new();
+    env.create(&["--user", "svc"]);
+    let writer = Connection::open(&env.db).unwrap();
+    writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let held = locks_held(&env.db);
+    assert!(held > 0, "the writer holds its lock");
+    let store = Store::open(&env.db).unwrap();
+    assert_eq!(locks_held(&env.db), held, "after Store::open");
+    drop(store);
+    assert_eq!(locks_held(&env.db), held, "after dropping the Store");
+    writer.execute_batch("COMMIT").unwrap();
+}
