@@ -3,7 +3,8 @@
 //! ```text
 //! bench_store populate DB KEYS TOKENS_FILE [SAMPLE]   create a store of KEYS keys, write SAMPLE tokens
 //! bench_store verify-rate DB TOKENS_FILE [TOKENS] [SECONDS] [ROUNDS]
-//!                                                     verifications per second, one thread
+//!                                                     verifications per second, one thread,
+//!                                                     with and without the verify cache
 //! bench_store bytes-per-key DB                        store file size / number of keys
 //! ```
 //!
@@ -116,11 +117,13 @@ fn populate(db: &Path, keys: u64, tokens: &Path, sample: u64) -> Result<()> {
     Ok(())
 }
 
-/// Verify the first `tokens` sampled tokens round-robin, `rounds` times for `seconds` each,
-/// after one warm-up pass. The warm-up is timed apart: it is where the store records each
-/// key's last use (a write, at most once a minute per key), as a long-running verifier
-/// does when a key is first seen; the rounds then measure the steady state, well inside
-/// that minute, like a verifier whose keys are in constant use.
+/// Verify the first `tokens` sampled tokens round-robin after one warm-up pass, `rounds`
+/// times for `seconds` each through a store that remembers keys (the default) and as many
+/// through one that does not (`set_verify_cache(0)`), alternating, so that both see the
+/// machine alike. The warm-up is timed apart: it is where the store records each key's last
+/// use (a write, at most once a minute per key), as a long-running verifier does when a key
+/// is first seen; the rounds then measure the steady state, well inside that minute, like a
+/// verifier whose keys are in constant use.
 fn verify_rate(db: &Path, tokens: &Path, count: u64, seconds: u64, rounds: u64) -> Result<()> {
     let credentials: Vec<Credential> = fs::read_to_string(tokens)?
         .lines()
@@ -130,43 +133,52 @@ fn verify_rate(db: &Path, tokens: &Path, count: u64, seconds: u64, rounds: u64) 
     if credentials.is_empty() {
         return Err(format!("no tokens in {}", tokens.display()).into());
     }
-    let store = Store::open(db)?;
+    let remembering = Store::open(db)?;
+    let mut forgetting = Store::open(db)?;
+    forgetting.set_verify_cache(0);
     let started = Instant::now();
     for c in &credentials {
-        let verdict = store.verify(c, None)?;
+        let verdict = remembering.verify(c, None)?;
         if !verdict.valid {
             return Err(format!("a sampled token was rejected: {:?}", verdict.reason).into());
         }
     }
     let first_use = started.elapsed().as_secs_f64() / credentials.len() as f64;
-    let mut rates = Vec::new();
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let budget = Duration::from_secs(seconds);
-        let started = Instant::now();
-        let mut done: u64 = 0;
-        let mut valid: u64 = 0;
-        while started.elapsed() < budget {
-            // Check the clock once per pass, not per verification.
-            for c in &credentials {
-                valid += u64::from(store.verify(c, None)?.valid);
-            }
-            done += credentials.len() as u64;
-        }
-        if valid != done {
-            return Err(format!("{} of {done} verifications were rejected", done - valid).into());
-        }
-        rates.push(done as f64 / started.elapsed().as_secs_f64());
+        fast.push(rate(&remembering, &credentials, seconds)?);
+        slow.push(rate(&forgetting, &credentials, seconds)?);
     }
-    rates.sort_by(f64::total_cmp);
-    let median = rates[rates.len() / 2];
-    let rounds: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    let (fast, slow) = (median(&mut fast), median(&mut slow));
     println!(
-        "{{\"per_second\": {median:.0}, \"rounds\": [{}], \"distinct_tokens\": {}, \"first_use_ms\": {:.3}}}",
-        rounds.join(", "),
+        "{{\"per_second\": {fast:.0}, \"uncached_per_second\": {slow:.0}, \"distinct_tokens\": {}, \"first_use_ms\": {:.3}}}",
         credentials.len(),
         first_use * 1000.0
     );
     Ok(())
+}
+
+/// Verifications per second over `seconds`, all of which must be valid.
+fn rate(store: &Store, credentials: &[Credential], seconds: u64) -> Result<f64> {
+    let budget = Duration::from_secs(seconds);
+    let started = Instant::now();
+    let (mut done, mut valid) = (0u64, 0u64);
+    while started.elapsed() < budget {
+        // Check the clock once per pass, not per verification.
+        for c in credentials {
+            valid += u64::from(store.verify(c, None)?.valid);
+        }
+        done += credentials.len() as u64;
+    }
+    if valid != done {
+        return Err(format!("{} of {done} verifications were rejected", done - valid).into());
+    }
+    Ok(done as f64 / started.elapsed().as_secs_f64())
+}
+
+fn median(rates: &mut [f64]) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
 }
 
 fn bytes_per_key(db: &Path) -> Result<()> {
