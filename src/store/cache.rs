@@ -80,13 +80,17 @@ impl Cache {
         (current()? == self.header?).then(|| Arc::clone(entry))
     }
 
-    /// Remember a key read in a transaction that saw `header`. A different header than the
-    /// cached keys were read under means the store changed: they are forgotten.
-    pub fn insert(&mut self, header: Header, secret: Arc<Secret>) {
-        if self.capacity == 0 || !change_counter_tracks_commits(&header) {
-            self.clear();
+    /// Remember a key read in a transaction, whose header `header` (called only when there
+    /// is room for keys at all) reads from inside that same transaction. A different header
+    /// than the cached keys were read under means the store changed: they are forgotten.
+    pub fn insert(&mut self, secret: Arc<Secret>, header: impl FnOnce() -> Option<Header>) {
+        if self.capacity == 0 {
             return;
         }
+        let Some(header) = header().filter(change_counter_tracks_commits) else {
+            self.clear();
+            return;
+        };
         if self.header != Some(header) {
             self.clear();
             self.header = Some(header);
@@ -146,7 +150,7 @@ mod tests {
     #[test]
     fn answers_only_under_the_same_header() {
         let mut cache = Cache::new(10);
-        cache.insert(header(1), secret("a"));
+        cache.insert(secret("a"), || Some(header(1)));
         assert!(cache.get("a", || Some(header(1))).is_some());
         assert!(
             cache.get("a", || Some(header(2))).is_none(),
@@ -169,8 +173,8 @@ mod tests {
     #[test]
     fn a_new_header_forgets_every_key_read_under_the_old_one() {
         let mut cache = Cache::new(10);
-        cache.insert(header(1), secret("a"));
-        cache.insert(header(2), secret("b"));
+        cache.insert(secret("a"), || Some(header(1)));
+        cache.insert(secret("b"), || Some(header(2)));
         assert!(cache.get("a", || Some(header(2))).is_none());
         assert!(cache.get("a", || Some(header(1))).is_none());
         assert!(cache.get("b", || Some(header(2))).is_some());
@@ -180,17 +184,17 @@ mod tests {
     fn holds_at_most_its_capacity() {
         let mut cache = Cache::new(3);
         for id in ["a", "b", "c", "d", "e"] {
-            cache.insert(header(1), secret(id));
+            cache.insert(secret(id), || Some(header(1)));
             assert!(cache.entries.len() <= 3);
             assert!(
                 cache.get(id, || Some(header(1))).is_some(),
                 "the newest stays"
             );
         }
-        cache.insert(header(1), secret("e"));
+        cache.insert(secret("e"), || Some(header(1)));
         assert_eq!(cache.entries.len(), 3, "re-inserting evicts nothing");
         cache.set_capacity(0);
-        cache.insert(header(1), secret("a"));
+        cache.insert(secret("a"), || panic!("header read with the cache off"));
         assert!(cache.get("a", || Some(header(1))).is_none(), "off");
     }
 
@@ -200,10 +204,10 @@ mod tests {
         let mut wal = *header(1).bytes().first_chunk::<{ header::LEN }>().unwrap();
         wal[18] = 2;
         wal[19] = 2;
-        cache.insert(Header::from_bytes(&wal), secret("a"));
+        cache.insert(secret("a"), || Some(Header::from_bytes(&wal)));
         assert!(cache.get("a", || Some(Header::from_bytes(&wal))).is_none());
         let short = Header::from_bytes(&header(1).bytes()[..50]);
-        cache.insert(short, secret("a"));
+        cache.insert(secret("a"), || Some(short));
         assert!(cache.get("a", || Some(short)).is_none());
     }
 }

@@ -483,9 +483,9 @@ impl Store {
             digest: row.get(8).map_err(e)?,
             earlier,
         });
-        if let Ok(header) = header::read(&self.conn) {
-            self.cache.borrow_mut().insert(header, Arc::clone(&secret));
-        }
+        self.cache
+            .borrow_mut()
+            .insert(Arc::clone(&secret), || header::read(&self.conn).ok());
         Ok(Some(secret))
     }
 }
