@@ -217,3 +217,16 @@ fn opening_a_store_keeps_the_locks_of_other_connections() {
     assert_eq!(locks_held(&env.db), held, "after dropping the Store");
     writer.execute_batch("COMMIT").unwrap();
 }
+
+#[test]
+fn a_store_can_move_to_another_thread() {
+    fn send<T: Send>(_: &T) {}
+    let env = Env::new();
+    let token = env.create(&["--user", "svc"]);
+    let store = Store::open(&env.db).unwrap();
+    send(&store);
+    let verdict = std::thread::spawn(move || verify(&store, &token, None))
+        .join()
+        .unwrap();
+    assert!(verdict.valid, "{verdict:?}");
+}
