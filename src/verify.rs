@@ -202,7 +202,7 @@ impl Store {
         let Some(parsed) = token::parse(token) else {
             return Ok(Verdict::rejected(Reason::Malformed));
         };
-        let Some(key) = self.secret(parsed.id)? else {
+        let Some(key) = self.stored_key(parsed.id)? else {
             return Ok(Verdict::rejected(Reason::Unknown));
         };
         let digest = Digest::of(token);

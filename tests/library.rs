@@ -77,6 +77,7 @@ fn every_command_shows_in_the_next_verification(wal: bool) {
     out.code(0);
     let second = out.stdout.trim().to_owned();
     let during_grace = verify(&store, &token, None);
+    assert_eq!(verify(&store, &token, None), during_grace);
     assert!(
         during_grace.valid && during_grace.superseded,
         "{during_grace:?}"

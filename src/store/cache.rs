@@ -35,7 +35,7 @@ use crate::time::Timestamp;
 pub const DEFAULT_CAPACITY: usize = 16_384;
 
 /// What verification needs to know about a key, as one read transaction saw it.
-pub(crate) struct Secret {
+pub(crate) struct StoredKey {
     pub id: String,
     pub user: String,
     pub name: Option<String>,
@@ -55,7 +55,7 @@ pub(crate) struct Secret {
 pub(crate) struct Cache {
     capacity: usize,
     header: Option<Header>,
-    entries: HashMap<String, Arc<Secret>>,
+    entries: HashMap<String, Arc<StoredKey>>,
 }
 
 impl Cache {
@@ -75,7 +75,11 @@ impl Cache {
 
     /// The key with this id, when it is cached and `current` (called only then) reads a
     /// header identical to the one its row was read under.
-    pub fn get(&self, id: &str, current: impl FnOnce() -> Option<Header>) -> Option<Arc<Secret>> {
+    pub fn get(
+        &self,
+        id: &str,
+        current: impl FnOnce() -> Option<Header>,
+    ) -> Option<Arc<StoredKey>> {
         let entry = self.entries.get(id)?;
         (current()? == self.header?).then(|| Arc::clone(entry))
     }
@@ -83,7 +87,7 @@ impl Cache {
     /// Remember a key read in a transaction, whose header `header` (called only when there
     /// is room for keys at all) reads from inside that same transaction. A different header
     /// than the cached keys were read under means the store changed: they are forgotten.
-    pub fn insert(&mut self, secret: Arc<Secret>, header: impl FnOnce() -> Option<Header>) {
+    pub fn insert(&mut self, key: Arc<StoredKey>, header: impl FnOnce() -> Option<Header>) {
         if self.capacity == 0 {
             return;
         }
@@ -95,14 +99,14 @@ impl Cache {
             self.clear();
             self.header = Some(header);
         }
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(&secret.id) {
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key.id) {
             // Any entry will do: a verifier with more keys in use than the capacity loses
             // only the transactions it would have saved.
             if let Some(victim) = self.entries.keys().next().cloned() {
                 self.entries.remove(&victim);
             }
         }
-        self.entries.insert(secret.id.clone(), secret);
+        self.entries.insert(key.id.clone(), key);
     }
 
     fn clear(&mut self) {
@@ -122,8 +126,8 @@ fn change_counter_tracks_commits(h: &Header) -> bool {
 mod tests {
     use super::*;
 
-    fn secret(id: &str) -> Arc<Secret> {
-        Arc::new(Secret {
+    fn key(id: &str) -> Arc<StoredKey> {
+        Arc::new(StoredKey {
             id: id.into(),
             user: "svc".into(),
             name: None,
@@ -150,7 +154,7 @@ mod tests {
     #[test]
     fn answers_only_under_the_same_header() {
         let mut cache = Cache::new(10);
-        cache.insert(secret("a"), || Some(header(1)));
+        cache.insert(key("a"), || Some(header(1)));
         assert!(cache.get("a", || Some(header(1))).is_some());
         assert!(
             cache.get("a", || Some(header(2))).is_none(),
@@ -173,8 +177,8 @@ mod tests {
     #[test]
     fn a_new_header_forgets_every_key_read_under_the_old_one() {
         let mut cache = Cache::new(10);
-        cache.insert(secret("a"), || Some(header(1)));
-        cache.insert(secret("b"), || Some(header(2)));
+        cache.insert(key("a"), || Some(header(1)));
+        cache.insert(key("b"), || Some(header(2)));
         assert!(cache.get("a", || Some(header(2))).is_none());
         assert!(cache.get("a", || Some(header(1))).is_none());
         assert!(cache.get("b", || Some(header(2))).is_some());
@@ -184,17 +188,17 @@ mod tests {
     fn holds_at_most_its_capacity() {
         let mut cache = Cache::new(3);
         for id in ["a", "b", "c", "d", "e"] {
-            cache.insert(secret(id), || Some(header(1)));
+            cache.insert(key(id), || Some(header(1)));
             assert!(cache.entries.len() <= 3);
             assert!(
                 cache.get(id, || Some(header(1))).is_some(),
                 "the newest stays"
             );
         }
-        cache.insert(secret("e"), || Some(header(1)));
+        cache.insert(key("e"), || Some(header(1)));
         assert_eq!(cache.entries.len(), 3, "re-inserting evicts nothing");
         cache.set_capacity(0);
-        cache.insert(secret("a"), || panic!("header read with the cache off"));
+        cache.insert(key("a"), || panic!("header read with the cache off"));
         assert!(cache.get("a", || Some(header(1))).is_none(), "off");
     }
 
@@ -204,10 +208,10 @@ mod tests {
         let mut wal = *header(1).bytes().first_chunk::<{ header::LEN }>().unwrap();
         wal[18] = 2;
         wal[19] = 2;
-        cache.insert(secret("a"), || Some(Header::from_bytes(&wal)));
+        cache.insert(key("a"), || Some(Header::from_bytes(&wal)));
         assert!(cache.get("a", || Some(Header::from_bytes(&wal))).is_none());
         let short = Header::from_bytes(&header(1).bytes()[..50]);
-        cache.insert(secret("a"), || Some(short));
+        cache.insert(key("a"), || Some(short));
         assert!(cache.get("a", || Some(short)).is_none());
     }
 }

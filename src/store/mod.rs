@@ -20,7 +20,7 @@ use rusqlite::{
     params,
 };
 
-pub(crate) use cache::Secret;
+pub(crate) use cache::StoredKey;
 
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyRef, Status};
@@ -432,7 +432,7 @@ impl Store {
     /// What verification needs to know about the key with this id: from the cache when the
     /// store is unchanged since the key was read (`cache.rs` says why that is safe), else
     /// from one read transaction, whose header is then remembered with it.
-    pub(crate) fn secret(&self, id: &str) -> Result<Option<Arc<Secret>>> {
+    pub(crate) fn stored_key(&self, id: &str) -> Result<Option<Arc<StoredKey>>> {
         let cached = self
             .cache
             .borrow()
@@ -471,7 +471,7 @@ impl Store {
         };
         let paths: Option<String> = row.get(3).map_err(e)?;
         let time = |i: usize| row.get::<_, Option<i64>>(i).map(|t| t.map(Timestamp));
-        let secret = Arc::new(Secret {
+        let key = Arc::new(StoredKey {
             id: row.get(0).map_err(e)?,
             user: row.get(1).map_err(e)?,
             name: row.get(2).map_err(e)?,
@@ -485,8 +485,8 @@ impl Store {
         });
         self.cache
             .borrow_mut()
-            .insert(Arc::clone(&secret), || header::read(&self.conn).ok());
-        Ok(Some(secret))
+            .insert(Arc::clone(&key), || header::read(&self.conn).ok());
+        Ok(Some(key))
     }
 }
 
