@@ -51,26 +51,32 @@ pub(crate) struct StoredKey {
     pub earlier: Vec<(Vec<u8>, Timestamp)>,
 }
 
+/// After a header that rules remembering out (WAL mode), this many inserts skip reading
+/// the header at all: a store in WAL mode pays for one read in a thousand verifications,
+/// and one switched back to the rollback journal is remembered again soon after.
+const RECHECK_AFTER: u16 = 1_000;
+
 /// Keys by id, all read under the same header.
 pub(crate) struct Cache {
     capacity: usize,
-    header: Option<Header>,
-    entries: HashMap<String, Arc<StoredKey>>,
+    /// The header every entry was read under, and the entries; `None` when empty.
+    snapshot: Option<(Header, HashMap<String, Arc<StoredKey>>)>,
+    /// Inserts left that skip the header; see [`RECHECK_AFTER`].
+    skip: u16,
 }
 
 impl Cache {
     pub fn new(capacity: usize) -> Cache {
         Cache {
             capacity,
-            header: None,
-            entries: HashMap::new(),
+            snapshot: None,
+            skip: 0,
         }
     }
 
     /// Remember at most `capacity` keys (0: none).
     pub fn set_capacity(&mut self, capacity: usize) {
-        self.capacity = capacity;
-        self.clear();
+        *self = Cache::new(capacity);
     }
 
     /// The key with this id, when it is cached and `current` (called only then) reads a
@@ -80,38 +86,47 @@ impl Cache {
         id: &str,
         current: impl FnOnce() -> Option<Header>,
     ) -> Option<Arc<StoredKey>> {
-        let entry = self.entries.get(id)?;
-        (current()? == self.header?).then(|| Arc::clone(entry))
+        let (header, entries) = self.snapshot.as_ref()?;
+        let entry = entries.get(id)?;
+        (current()? == *header).then(|| Arc::clone(entry))
     }
 
-    /// Remember a key read in a transaction, whose header `header` (called only when there
-    /// is room for keys at all) reads from inside that same transaction. A different header
-    /// than the cached keys were read under means the store changed: they are forgotten.
+    /// Remember a key read in a transaction, whose header `header` (called only when the
+    /// key may be remembered at all) reads from inside that same transaction. A different
+    /// header than the cached keys were read under means the store changed: they are
+    /// forgotten.
     pub fn insert(&mut self, key: Arc<StoredKey>, header: impl FnOnce() -> Option<Header>) {
         if self.capacity == 0 {
             return;
         }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return;
+        }
         let Some(header) = header().filter(change_counter_tracks_commits) else {
-            self.clear();
+            self.snapshot = None;
+            self.skip = RECHECK_AFTER;
             return;
         };
-        if self.header != Some(header) {
-            self.clear();
-            self.header = Some(header);
+        if self.snapshot.as_ref().is_none_or(|(h, _)| *h != header) {
+            self.snapshot = Some((header, HashMap::new()));
         }
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key.id) {
+        let Some((_, entries)) = self.snapshot.as_mut() else {
+            return;
+        };
+        if entries.len() >= self.capacity && !entries.contains_key(&key.id) {
             // Any entry will do: a verifier with more keys in use than the capacity loses
             // only the transactions it would have saved.
-            if let Some(victim) = self.entries.keys().next().cloned() {
-                self.entries.remove(&victim);
+            if let Some(victim) = entries.keys().next().cloned() {
+                entries.remove(&victim);
             }
         }
-        self.entries.insert(key.id.clone(), key);
+        entries.insert(key.id.clone(), key);
     }
 
-    fn clear(&mut self) {
-        self.header = None;
-        self.entries = HashMap::new();
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.snapshot.as_ref().map_or(0, |(_, e)| e.len())
     }
 }
 
@@ -143,10 +158,19 @@ mod tests {
 
     /// A rollback-journal header with this change counter.
     fn header(counter: u8) -> Header {
+        header_in_format(counter, 1)
+    }
+
+    /// A header of a database in WAL mode.
+    fn wal_header() -> Header {
+        header_in_format(1, 2)
+    }
+
+    fn header_in_format(counter: u8, format: u8) -> Header {
         let mut bytes = [0u8; header::LEN];
         bytes[..16].copy_from_slice(b"SQLite format 3\0");
-        bytes[18] = 1;
-        bytes[19] = 1;
+        bytes[18] = format;
+        bytes[19] = format;
         bytes[27] = counter;
         Header::from_bytes(&bytes)
     }
@@ -189,14 +213,14 @@ mod tests {
         let mut cache = Cache::new(3);
         for id in ["a", "b", "c", "d", "e"] {
             cache.insert(key(id), || Some(header(1)));
-            assert!(cache.entries.len() <= 3);
+            assert!(cache.len() <= 3);
             assert!(
                 cache.get(id, || Some(header(1))).is_some(),
                 "the newest stays"
             );
         }
         cache.insert(key("e"), || Some(header(1)));
-        assert_eq!(cache.entries.len(), 3, "re-inserting evicts nothing");
+        assert_eq!(cache.len(), 3, "re-inserting evicts nothing");
         cache.set_capacity(0);
         cache.insert(key("a"), || panic!("header read with the cache off"));
         assert!(cache.get("a", || Some(header(1))).is_none(), "off");
@@ -204,14 +228,25 @@ mod tests {
 
     #[test]
     fn nothing_is_remembered_in_wal_mode_or_from_a_short_header() {
+        let wal = wal_header();
         let mut cache = Cache::new(10);
-        let mut wal = *header(1).bytes().first_chunk::<{ header::LEN }>().unwrap();
-        wal[18] = 2;
-        wal[19] = 2;
-        cache.insert(key("a"), || Some(Header::from_bytes(&wal)));
-        assert!(cache.get("a", || Some(Header::from_bytes(&wal))).is_none());
+        cache.insert(key("a"), || Some(wal));
+        assert!(cache.get("a", || Some(wal)).is_none());
         let short = Header::from_bytes(&header(1).bytes()[..50]);
+        let mut cache = Cache::new(10);
         cache.insert(key("a"), || Some(short));
         assert!(cache.get("a", || Some(short)).is_none());
+    }
+
+    #[test]
+    fn a_store_in_wal_mode_is_checked_again_only_now_and_then() {
+        let mut cache = Cache::new(10);
+        cache.insert(key("a"), || Some(wal_header()));
+        for _ in 0..RECHECK_AFTER {
+            cache.insert(key("a"), || panic!("header read again too soon"));
+        }
+        // Back in the rollback journal: remembered again.
+        cache.insert(key("a"), || Some(header(1)));
+        assert!(cache.get("a", || Some(header(1))).is_some());
     }
 }
