@@ -1,6 +1,6 @@
 //! Durations (`90d`, `12h`, `31536000`), times (RFC 3339 or `YYYY-MM-DD`) and timestamps.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::{Serialize, Serializer};
 
 /// Latest instant keyctl stores: the end of year 9999, so every timestamp prints as RFC 3339.
@@ -30,6 +30,26 @@ impl Timestamp {
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match DateTime::<Utc>::from_timestamp(self.0, 0) {
+            // By hand: `list --json` prints three timestamps a key, and chrono's `format`
+            // parses its pattern anew each time, most of the cost of a listing.
+            Some(t) if (0..=9999).contains(&t.year()) => {
+                let mut text = *b"0000-00-00T00:00:00Z";
+                for (at, width, value) in [
+                    (0, 4, t.year() as u32),
+                    (5, 2, t.month()),
+                    (8, 2, t.day()),
+                    (11, 2, t.hour()),
+                    (14, 2, t.minute()),
+                    (17, 2, t.second()),
+                ] {
+                    let mut rest = value;
+                    for digit in text[at..at + width].iter_mut().rev() {
+                        *digit = b'0' + (rest % 10) as u8;
+                        rest /= 10;
+                    }
+                }
+                f.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
+            }
             Some(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%SZ")),
             None => write!(f, "@{}", self.0),
         }
@@ -181,6 +201,24 @@ mod tests {
     fn timestamps_print_as_rfc3339_with_z() {
         assert_eq!(Timestamp(1_795_344_054).to_string(), "2026-11-22T10:40:54Z");
         assert_eq!(Timestamp(MAX_TIMESTAMP).to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(Timestamp(951_782_400).to_string(), "2000-02-29T00:00:00Z");
+        // Outside what keyctl writes (a store edited by hand): still readable.
+        assert_eq!(
+            Timestamp(-62_167_219_201).to_string(),
+            "-0001-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            Timestamp(MAX_TIMESTAMP + 1).to_string(),
+            "+10000-01-01T00:00:00Z"
+        );
+        assert_eq!(Timestamp(i64::MAX).to_string(), format!("@{}", i64::MAX));
+        // The same text as chrono's own RFC 3339 pattern, across the whole range.
+        for t in (-62_200_000_000..=MAX_TIMESTAMP + 100_000_000).step_by(7_777_777_777 / 1000) {
+            let chrono = DateTime::<Utc>::from_timestamp(t, 0).unwrap();
+            let expected = chrono.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            assert_eq!(Timestamp(t).to_string(), expected, "{t}");
+        }
         assert_eq!(
             Timestamp(0).plus(MAX_TIMESTAMP),
             Some(Timestamp(MAX_TIMESTAMP))
