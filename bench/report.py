@@ -62,6 +62,7 @@ def main():
     compare("`keyctl verify`, 1k keys", verify["verify 1k"], "`true` (process floor)", verify["true"])
     compare("`sqlite3` open, 1k keys", verify["sqlite3 open 1k"], "`true` (process floor)", verify["true"])
     compare("`keyctl verify`, 1k keys, default dynamic build", verify["verify 1k, dynamic build"], "`sqlite3 STORE 'pragma user_version'`, 1k", verify["sqlite3 open 1k"], note="(reported)")
+    compare("`keyctl verify`, 1k keys, static glibc build", verify["verify 1k, static glibc build"], "`sqlite3 STORE 'pragma user_version'`, 1k", verify["sqlite3 open 1k"], note="(reported)")
     compare("`keyctl create`, 100k keys", create["create"], "`sqlite3` insert of one key row, same durability", create["sqlite3 insert"], 1.30)
     compare("`keyctl list --json`, 100k keys", listing["list --json"], "`sqlite3 -json` over the same rows and fields", listing["sqlite3 -json"], 1.50)
     mib = peak["list --json"] / 1024

@@ -19,6 +19,8 @@ command -v hyperfine >/dev/null || missing+=(hyperfine)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v python3 >/dev/null || missing+=(python3)
+LINUX_X86_64=$([ "$(uname -sm)" = "Linux x86_64" ] && echo yes || true)
+[ -z "$LINUX_X86_64" ] || command -v musl-gcc >/dev/null || missing+=(musl-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   SUDO=""
@@ -26,25 +28,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+if [ -n "$LINUX_X86_64" ] && ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+  rustup target add x86_64-unknown-linux-musl
+fi
 TRUE_BIN=$(type -P true)   # the process floor: the true binary, not the shell builtin
 
 # --- build -------------------------------------------------------------------------------
-# The measured binary is the static release build (`cargo build-static`, .cargo/config.toml)
-# where the platform has it; the default dynamic `cargo build --release` is measured beside
-# it, for verify, so that both are on record.
+# The measured binary is the release build (`cargo build-static`: static, musl) where the
+# platform has it. Beside it, for verify: the default dynamic `cargo build --release`, and
+# a static glibc build, so that the cost of each choice is on record. The library is
+# measured as a service would build it: `cargo build --release`, the platform's default.
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-cargo build --release --quiet --bin keyctl
+cargo build --release --quiet --bin keyctl --example bench_store
 DYNAMIC=$TARGET/release/keyctl
-if [ "$(uname -sm)" = "Linux x86_64" ] && getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
-  cargo build-static --quiet --bin keyctl --example bench_store
-  KEYCTL=$TARGET/x86_64-unknown-linux-gnu/release/keyctl
-  BENCH=$TARGET/x86_64-unknown-linux-gnu/release/examples/bench_store
-  BUILD="static (cargo build-static)"
+BENCH=$TARGET/release/examples/bench_store
+if [ -n "$LINUX_X86_64" ]; then
+  cargo build-static --quiet --bin keyctl
+  KEYCTL=$TARGET/x86_64-unknown-linux-musl/release/keyctl
+  BUILD="static, musl (cargo build-static)"
+  cargo build --release --quiet --bin keyctl --target x86_64-unknown-linux-gnu \
+    --config "target.x86_64-unknown-linux-gnu.rustflags=['-Ctarget-feature=+crt-static']"
+  GLIBC_STATIC=$TARGET/x86_64-unknown-linux-gnu/release/keyctl
 else
-  cargo build --release --quiet --example bench_store
   KEYCTL=$DYNAMIC
-  BENCH=$TARGET/release/examples/bench_store
   BUILD="dynamic (cargo build --release)"
+  GLIBC_STATIC=$DYNAMIC
 fi
 
 # --- stores (cached: the key depends on the schema and on how the populator makes keys) --
@@ -93,7 +101,8 @@ round verify "$ROUNDS" "--warmup 2 --runs 5" \
   "verify 1k" "exec $KEYCTL --db $S1K verify <$STORES/token-1000.txt" \
   "verify 100k" "exec $KEYCTL --db $S100K verify <$STORES/token-100000.txt" \
   "verify 1M" "exec $KEYCTL --db $S1M verify <$STORES/token-1000000.txt" \
-  "verify 1k, dynamic build" "exec $DYNAMIC --db $S1K verify <$STORES/token-1000.txt"
+  "verify 1k, dynamic build" "exec $DYNAMIC --db $S1K verify <$STORES/token-1000.txt" \
+  "verify 1k, static glibc build" "exec $GLIBC_STATIC --db $S1K verify <$STORES/token-1000.txt"
 
 # --- create: one key, against the sqlite3 CLI inserting a comparable row -----------------
 # Both on copies of the 100k store, rollback journal, synchronous=FULL, one IMMEDIATE
