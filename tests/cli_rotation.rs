@@ -1024,31 +1024,36 @@ const V1_SCHEMA: &str = "CREATE TABLE users (
      CREATE UNIQUE INDEX keys_live_name ON keys(user_id, name) WHERE deleted IS NULL;
      CREATE INDEX keys_user ON keys(user_id);";
 
-#[test]
-fn a_version_1_store_is_upgraded_and_keeps_its_keys() {
-    let env = Env::new();
+/// A store as the first schema version left it, with one key (svc/deploy, restricted to
+/// `/api`, created three days ago): its id, token and creation time.
+fn version_1_store(env: &Env) -> (&'static str, String, i64) {
     fs::create_dir_all(env.db.parent().unwrap()).unwrap();
     let id = "V1keyAAAAAAAAAAA";
     let (token, digest) = keyctl::token::generate("kc", id).unwrap();
     let created = now() - 3 * day();
-    {
-        let conn = rusqlite::Connection::open(&env.db).unwrap();
-        conn.execute_batch(V1_SCHEMA).unwrap();
-        conn.pragma_update(None, "application_id", 0x6B63_746C_i32)
-            .unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
-        conn.execute(
-            "INSERT INTO users(id, name, created) VALUES (1, 'svc', ?1)",
-            [created],
-        )
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute_batch(V1_SCHEMA).unwrap();
+    conn.pragma_update(None, "application_id", 0x6B63_746C_i32)
         .unwrap();
-        conn.execute(
-            "INSERT INTO keys(id, user_id, name, prefix, digest, paths, created, updated)
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.execute(
+        "INSERT INTO users(id, name, created) VALUES (1, 'svc', ?1)",
+        [created],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO keys(id, user_id, name, prefix, digest, paths, created, updated)
              VALUES (?1, 1, 'deploy', 'kc', ?2, '/api', ?3, ?3)",
-            rusqlite::params![id, digest.0.as_slice(), created],
-        )
-        .unwrap();
-    }
+        rusqlite::params![id, digest.0.as_slice(), created],
+    )
+    .unwrap();
+    (id, token, created)
+}
+
+#[test]
+fn a_version_1_store_is_upgraded_and_keeps_its_keys() {
+    let env = Env::new();
+    let (id, token, created) = version_1_store(&env);
 
     let keys = list(&env, &[]);
     assert_eq!(keys.len(), 1);
@@ -1076,4 +1081,32 @@ fn a_version_1_store_is_upgraded_and_keeps_its_keys() {
     assert_eq!(env.verify(&token, &[]).1["superseded"], true);
     env.run(&["disable", "svc/deploy"]).code(0);
     assert_eq!(env.verify(&new, &[]).1["reason"], "disabled");
+}
+
+#[test]
+fn a_version_1_store_that_cannot_be_written_is_refused_with_what_to_do() {
+    let env = Env::new();
+    let (_, token, _) = version_1_store(&env);
+    let before = fs::read(&env.db).unwrap();
+    let Some(as_reader) = common::unprivileged(&env) else {
+        return;
+    };
+    let token = format!("{token}\n");
+    for (args, input) in [
+        (&["verify"][..], token.as_bytes()),
+        (&["list", "--json"], b""),
+        (&["show", "svc/deploy"], b""),
+    ] {
+        let out = as_reader(args, input);
+        out.code(4);
+        assert_eq!(out.stdout, "", "{args:?}");
+        assert!(
+            out.stderr.contains("schema version 1")
+                && out.stderr.contains("needs write access")
+                && out.stderr.contains("run any keyctl command on it once"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(fs::read(&env.db).unwrap(), before, "the store is unchanged");
 }

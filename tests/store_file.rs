@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Env, Out, id_of};
+use common::{Env, Out, id_of, unprivileged};
 
 /// The permission bits of a file or directory.
 fn mode(path: &Path) -> u32 {
@@ -317,61 +317,6 @@ fn commands_other_than_create_need_an_existing_store() {
 // read-only access
 
 /// Runs keyctl with some arguments and some input on stdin.
-type Runner<'a> = Box<dyn Fn(&[&str], &[u8]) -> Out + 'a>;
-
-/// How to run keyctl as a user who cannot write the store; `None` (after saying why) when
-/// that cannot be arranged here.
-fn unprivileged(env: &Env) -> Option<Runner<'_>> {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let dir = env.db.parent().unwrap().to_owned();
-    if !root {
-        fs::set_permissions(&env.db, fs::Permissions::from_mode(0o400)).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).unwrap();
-        return Some(Box::new(move |args, input| env.run_stdin(args, input)));
-    }
-    // Root ignores permissions: run keyctl as `nobody` instead, if setpriv can switch.
-    let nobody = 65534;
-    let works = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-            "true",
-        ])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !works {
-        eprintln!(
-            "skipped: running as root and `setpriv` cannot switch to an unprivileged user, so read-only access cannot be tested"
-        );
-        return None;
-    }
-    for p in [&env.db, &dir] {
-        std::os::unix::fs::chown(p, Some(nobody), Some(nobody)).unwrap();
-    }
-    fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o400)).unwrap();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).unwrap();
-    Some(Box::new(move |args, input| {
-        use std::io::Write;
-        let mut child = env
-            .command_of("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(env!("CARGO_BIN_EXE_keyctl"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("spawn setpriv");
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(input);
-        drop(stdin);
-        child.wait_with_output().expect("wait").into()
-    }))
-}
-
 #[test]
 fn read_only_store_can_be_read_but_not_written() {
     let env = Env::new();

@@ -155,10 +155,19 @@ impl Store {
             return Ok(store(conn));
         }
         let state = match schema::state(&conn).map_err(|e| sql_err(path, e))? {
-            schema::State::Store(v) if v == schema::latest() => schema::State::Store(v),
-            schema::State::Store(v) if v > schema::latest() => schema::State::Store(v),
+            schema::State::Store(v) if v >= schema::latest() => schema::State::Store(v),
             schema::State::Foreign => schema::State::Foreign,
-            _ => schema::migrate(&mut conn).map_err(|e| sql_err(path, e))?,
+            schema::State::Store(v) => {
+                schema::migrate(&mut conn).map_err(|e| match e.sqlite_error_code() {
+                    // Every command, reads included, needs the current schema.
+                    Some(ErrorCode::ReadOnly) => Error::Store(format!(
+                        "store {shown} has schema version {v}, older than this keyctl's ({}), and upgrading it needs write access: run any keyctl command on it once as a user who can write the file and its directory",
+                        schema::latest()
+                    )),
+                    _ => sql_err(path, e),
+                })?
+            }
+            schema::State::Empty => schema::migrate(&mut conn).map_err(|e| sql_err(path, e))?,
         };
         match state {
             schema::State::Store(v) if v > schema::latest() => Err(Error::Store(format!(

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -278,4 +279,58 @@ pub fn dump(path: &Path) -> String {
         }
     }
     out
+}
+
+pub type Runner<'a> = Box<dyn Fn(&[&str], &[u8]) -> Out + 'a>;
+
+/// How to run keyctl as a user who cannot write the store; `None` (after saying why) when
+/// that cannot be arranged here.
+pub fn unprivileged(env: &Env) -> Option<Runner<'_>> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let dir = env.db.parent().unwrap().to_owned();
+    if !root {
+        std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o400)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        return Some(Box::new(move |args, input| env.run_stdin(args, input)));
+    }
+    // Root ignores permissions: run keyctl as `nobody` instead, if setpriv can switch.
+    let nobody = 65534;
+    let works = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "true",
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !works {
+        eprintln!(
+            "skipped: running as root and `setpriv` cannot switch to an unprivileged user, so read-only access cannot be tested"
+        );
+        return None;
+    }
+    for p in [&env.db, &dir] {
+        std::os::unix::fs::chown(p, Some(nobody), Some(nobody)).unwrap();
+    }
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o400)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+    Some(Box::new(move |args, input| {
+        let mut child = env
+            .command_of("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_keyctl"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn setpriv");
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(input);
+        drop(stdin);
+        child.wait_with_output().expect("wait").into()
+    }))
 }
