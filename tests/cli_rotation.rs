@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Env, Out, assert_key_json, id_of, now, secs};
+use common::{Env, Out, assert_key_json, id_of, now, secs, unprivileged};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
@@ -556,59 +556,6 @@ fn last_used_is_written_at_most_once_a_minute() {
 }
 
 /// Runs keyctl with some arguments and some input on stdin.
-type Runner<'a> = Box<dyn Fn(&[&str], &[u8]) -> Out + 'a>;
-
-/// Run keyctl as someone who can read but not write the store; `None` (after saying why)
-/// when that cannot be arranged. Root ignores file modes, so as root keyctl runs as
-/// `nobody` through setpriv.
-fn as_reader(env: &Env) -> Option<Runner<'_>> {
-    let dir = env.db.parent().unwrap().to_owned();
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if root {
-        let works = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--",
-                "true",
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !works {
-            eprintln!(
-                "skipped: running as root and `setpriv` cannot switch to an unprivileged user, so a read-only store cannot be tested"
-            );
-            return None;
-        }
-    }
-    fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
-    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o444)).unwrap();
-    Some(Box::new(move |args, input| {
-        use std::io::Write;
-        let mut cmd = if root {
-            let mut c = env.command_of("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(env!("CARGO_BIN_EXE_keyctl"));
-            c
-        } else {
-            env.command()
-        };
-        let mut child = cmd
-            .args(args)
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("spawn keyctl");
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(input);
-        drop(stdin);
-        child.wait_with_output().expect("wait keyctl").into()
-    }))
-}
-
 #[test]
 fn verify_on_a_read_only_store_answers_and_skips_the_record() {
     let env = Env::new();
@@ -617,7 +564,7 @@ fn verify_on_a_read_only_store_answers_and_skips_the_record() {
     let (new, _) = reset(&env, &["reset", "svc/k", "--grace", "1h"]);
     let before = fs::read(&env.db).unwrap();
     let dir = env.db.parent().unwrap().to_owned();
-    let Some(reader) = as_reader(&env) else {
+    let Some(reader) = unprivileged(&env) else {
         return;
     };
 
@@ -1088,7 +1035,7 @@ fn a_version_1_store_that_cannot_be_written_is_refused_with_what_to_do() {
     let env = Env::new();
     let (_, token, _) = version_1_store(&env);
     let before = fs::read(&env.db).unwrap();
-    let Some(as_reader) = common::unprivileged(&env) else {
+    let Some(as_reader) = unprivileged(&env) else {
         return;
     };
     let token = format!("{token}\n");
