@@ -555,7 +555,6 @@ fn last_used_is_written_at_most_once_a_minute() {
     assert!(used >= before, "{used} >= {before}");
 }
 
-/// Runs keyctl with some arguments and some input on stdin.
 #[test]
 fn verify_on_a_read_only_store_answers_and_skips_the_record() {
     let env = Env::new();

@@ -281,6 +281,7 @@ pub fn dump(path: &Path) -> String {
     out
 }
 
+/// Runs keyctl with some arguments and some input on stdin.
 pub type Runner<'a> = Box<dyn Fn(&[&str], &[u8]) -> Out + 'a>;
 
 /// How to run keyctl as a user who cannot write the store; `None` (after saying why) when
