@@ -21,7 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'keyctl' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -30,8 +30,8 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a key and print its token, once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List keys (live ones, oldest first), never their secrets')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one key, never its secret')
-            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once (alias: rotate)')
-            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once (alias: rotate)')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once')
             [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Set when a key expires')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Replace a key''s request-path prefixes')
             [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a key: verify rejects it as `disabled` until `keyctl enable`')
@@ -50,7 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--expire-at', '--expire-at', [CompletionResultType]::ParameterName, 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Token prefix: 1-16 of a-z 0-9')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -58,10 +58,10 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;list' {
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only this user''s keys')
-            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only keys with this status: active, expired, revoked or disabled; repeatable')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only keys with this status; repeatable')
             [CompletionResult]::new('--expiring-within', '--expiring-within', [CompletionResultType]::ParameterName, 'Only active keys that expire within DUR from now (14d, 12h)')
-            [CompletionResult]::new('--unused-since', '--unused-since', [CompletionResultType]::ParameterName, 'Only keys never used, or last used more than DUR ago (90d)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--unused-since', '--unused-since', [CompletionResultType]::ParameterName, 'Only keys created more than DUR ago and not used since (90d)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Include revoked (deleted) keys')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -69,7 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;show' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -77,7 +77,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;reset' {
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep the old token valid for DUR (300, 15m, 1h, 7d)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -85,7 +85,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;rotate' {
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep the old token valid for DUR (300, 15m, 1h, 7d)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -93,7 +93,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;expire' {
             [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Expire at TIME: RFC 3339 or YYYY-MM-DD')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--never', '--never', [CompletionResultType]::ParameterName, 'Never expire')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -101,7 +101,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;path' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--clear', '--clear', [CompletionResultType]::ParameterName, 'Remove all prefixes (the key is then good for any path)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -109,21 +109,21 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;disable' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'keyctl;enable' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'keyctl;delete' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--purge', '--purge', [CompletionResultType]::ParameterName, 'Remove the key and its record entirely instead of revoking it')
@@ -134,7 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;prune' {
             [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Remove keys revoked or expired more than DUR ago (30d, 1y)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -148,9 +148,10 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'A request header, ''Name: value''; repeatable')
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The request URL (absolute or /path?query); gives the path and query credentials')
             [CompletionResult]::new('--basic-user', '--basic-user', [CompletionResultType]::ParameterName, 'Accept Basic credentials only with this username (otherwise it is ignored)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'Read a raw HTTP/1.x request head (request line and headers) from stdin')
-            [CompletionResult]::new('--require-tls', '--require-tls', [CompletionResultType]::ParameterName, 'Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)')
+            [CompletionResult]::new('--require-tls', '--require-tls', [CompletionResultType]::ParameterName, 'Reject a request that did not come over https (every X-Forwarded-Proto value `https`, or without that header an https URL)')
+            [CompletionResult]::new('--current', '--current', [CompletionResultType]::ParameterName, 'Reject a token replaced by a reset even during its grace period (reason superseded)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -160,7 +161,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a key and print its token, once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List keys (live ones, oldest first), never their secrets')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one key, never its secret')
-            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once (alias: rotate)')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Give a key a new secret and print the new token, once')
             [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Set when a key expires')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Replace a key''s request-path prefixes')
             [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a key: verify rejects it as `disabled` until `keyctl enable`')

@@ -431,7 +431,7 @@ _keyctl() {
                     return 0
                     ;;
                 --status)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "active expired revoked disabled" -- "${cur}"))
                     return 0
                     ;;
                 --expiring-within)
@@ -534,7 +534,7 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__verify)
-            opts="-H -h --path --header --url --request --basic-user --require-tls --db --json --help"
+            opts="-H -h --path --header --url --request --basic-user --require-tls --current --db --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

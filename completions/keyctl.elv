@@ -18,7 +18,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
     }
     var completions = [
         &'keyctl'= {
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -27,8 +27,8 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand create 'Create a key and print its token, once'
             cand list 'List keys (live ones, oldest first), never their secrets'
             cand show 'Show one key, never its secret'
-            cand reset 'Give a key a new secret and print the new token, once (alias: rotate)'
-            cand rotate 'Give a key a new secret and print the new token, once (alias: rotate)'
+            cand reset 'Give a key a new secret and print the new token, once'
+            cand rotate 'Give a key a new secret and print the new token, once'
             cand expire 'Set when a key expires'
             cand path 'Replace a key''s request-path prefixes'
             cand disable 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'
@@ -46,71 +46,71 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --expire-at 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)'
             cand --path 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable'
             cand --prefix 'Token prefix: 1-16 of a-z 0-9'
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'keyctl;list'= {
             cand --user 'Only this user''s keys'
-            cand --status 'Only keys with this status: active, expired, revoked or disabled; repeatable'
+            cand --status 'Only keys with this status; repeatable'
             cand --expiring-within 'Only active keys that expire within DUR from now (14d, 12h)'
-            cand --unused-since 'Only keys never used, or last used more than DUR ago (90d)'
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --unused-since 'Only keys created more than DUR ago and not used since (90d)'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --all 'Include revoked (deleted) keys'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;show'= {
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;reset'= {
             cand --grace 'Keep the old token valid for DUR (300, 15m, 1h, 7d)'
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'keyctl;rotate'= {
             cand --grace 'Keep the old token valid for DUR (300, 15m, 1h, 7d)'
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'keyctl;expire'= {
             cand --at 'Expire at TIME: RFC 3339 or YYYY-MM-DD'
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --never 'Never expire'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;path'= {
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --clear 'Remove all prefixes (the key is then good for any path)'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;disable'= {
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;enable'= {
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;delete'= {
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --purge 'Remove the key and its record entirely instead of revoking it'
@@ -120,7 +120,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;prune'= {
             cand --older-than 'Remove keys revoked or expired more than DUR ago (30d, 1y)'
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --json 'Print JSON on stdout instead of text'
@@ -133,9 +133,10 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --header 'A request header, ''Name: value''; repeatable'
             cand --url 'The request URL (absolute or /path?query); gives the path and query credentials'
             cand --basic-user 'Accept Basic credentials only with this username (otherwise it is ignored)'
-            cand --db 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --request 'Read a raw HTTP/1.x request head (request line and headers) from stdin'
-            cand --require-tls 'Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)'
+            cand --require-tls 'Reject a request that did not come over https (every X-Forwarded-Proto value `https`, or without that header an https URL)'
+            cand --current 'Reject a token replaced by a reset even during its grace period (reason superseded)'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -144,7 +145,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand create 'Create a key and print its token, once'
             cand list 'List keys (live ones, oldest first), never their secrets'
             cand show 'Show one key, never its secret'
-            cand reset 'Give a key a new secret and print the new token, once (alias: rotate)'
+            cand reset 'Give a key a new secret and print the new token, once'
             cand expire 'Set when a key expires'
             cand path 'Replace a key''s request-path prefixes'
             cand disable 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'

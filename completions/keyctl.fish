@@ -24,15 +24,15 @@ function __fish_keyctl_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c keyctl -n "__fish_keyctl_needs_command" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_needs_command" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_needs_command" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_needs_command" -s V -l version -d 'Print version'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "create" -d 'Create a key and print its token, once'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "show" -d 'Show one key, never its secret'
-complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "reset" -d 'Give a key a new secret and print the new token, once (alias: rotate)'
-complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "rotate" -d 'Give a key a new secret and print the new token, once (alias: rotate)'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "reset" -d 'Give a key a new secret and print the new token, once'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "rotate" -d 'Give a key a new secret and print the new token, once'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "expire" -d 'Set when a key expires'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "path" -d 'Replace a key\'s request-path prefixes'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "disable" -d 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'
@@ -48,50 +48,53 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l expire -d 'Expi
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l expire-at -d 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l path -d 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l prefix -d 'Token prefix: 1-16 of a-z 0-9' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l user -d 'Only this user\'s keys' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l status -d 'Only keys with this status: active, expired, revoked or disabled; repeatable' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l status -d 'Only keys with this status; repeatable' -r -f -a "active\t''
+expired\t''
+revoked\t''
+disabled\t''"
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l expiring-within -d 'Only active keys that expire within DUR from now (14d, 12h)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l unused-since -d 'Only keys never used, or last used more than DUR ago (90d)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l unused-since -d 'Only keys created more than DUR ago and not used since (90d)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l all -d 'Include revoked (deleted) keys'
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand show" -s h -l help -d 'Print help'
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l grace -d 'Keep the old token valid for DUR (300, 15m, 1h, 7d)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l grace -d 'Keep the old token valid for DUR (300, 15m, 1h, 7d)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l at -d 'Expire at TIME: RFC 3339 or YYYY-MM-DD' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l never -d 'Never expire'
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l clear -d 'Remove all prefixes (the key is then good for any path)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l purge -d 'Remove the key and its record entirely instead of revoking it'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l older-than -d 'Remove keys revoked or expired more than DUR ago (30d, 1y)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -s y -l yes -d 'Do not ask for confirmation'
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -99,15 +102,16 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l path -d 'Reques
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s H -l header -d 'A request header, \'Name: value\'; repeatable' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l url -d 'The request URL (absolute or /path?query); gives the path and query credentials' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l basic-user -d 'Accept Basic credentials only with this username (otherwise it is ignored)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l db -d 'Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l request -d 'Read a raw HTTP/1.x request head (request line and headers) from stdin'
-complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l require-tls -d 'Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l require-tls -d 'Reject a request that did not come over https (every X-Forwarded-Proto value `https`, or without that header an https URL)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l current -d 'Reject a token replaced by a reset even during its grace period (reason superseded)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "create" -d 'Create a key and print its token, once'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "show" -d 'Show one key, never its secret'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "reset" -d 'Give a key a new secret and print the new token, once (alias: rotate)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "reset" -d 'Give a key a new secret and print the new token, once'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "expire" -d 'Set when a key expires'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "path" -d 'Replace a key\'s request-path prefixes'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify help" -f -a "disable" -d 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'

@@ -16,9 +16,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use keyctl::paths::PathPrefixes;
 use keyctl::store::{ListFilter, NewKey, Store};
-use keyctl::time::Timestamp;
-use keyctl::{Credential, Source};
+use keyctl::time::Expiry;
+use keyctl::{Check, Credential, Source, Verifier};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -66,19 +67,16 @@ fn usage() -> String {
 
 /// A key like those a CI setup makes: named, spread over many users, a quarter restricted
 /// to a path, half with an expiry a year out.
-fn new_key(i: u64, now: Timestamp) -> NewKey {
-    NewKey {
-        user: format!("svc{:04}", i % USERS as u64),
-        name: Some(format!("key{i}")),
-        description: None,
-        prefix: "kc".into(),
-        paths: if i.is_multiple_of(4) {
-            vec!["/api".into()]
-        } else {
-            Vec::new()
-        },
-        expires: i.is_multiple_of(2).then(|| Timestamp(now.0 + 365 * 86_400)),
+fn new_key(i: u64) -> Result<NewKey> {
+    let mut key = NewKey::new(format!("svc{:04}", i % USERS as u64).parse()?);
+    key.name = Some(format!("key{i}").parse()?);
+    if i.is_multiple_of(4) {
+        key.paths = PathPrefixes::parse(&["/api"])?;
     }
+    if i.is_multiple_of(2) {
+        key.expires = Expiry::In("365d".parse()?);
+    }
+    Ok(key)
 }
 
 fn populate(db: &Path, keys: u64, tokens: &Path, sample: u64) -> Result<()> {
@@ -86,7 +84,6 @@ fn populate(db: &Path, keys: u64, tokens: &Path, sample: u64) -> Result<()> {
         return Err(format!("{} exists; populate makes a new store", db.display()).into());
     }
     let started = Instant::now();
-    let now = Timestamp::now();
     let mut store = Store::open_or_create(db)?;
     // Every `stride`-th key is sampled, so the sample is spread over the whole store.
     let stride = (keys / sample.max(1)).max(1);
@@ -94,11 +91,11 @@ fn populate(db: &Path, keys: u64, tokens: &Path, sample: u64) -> Result<()> {
     let mut next = 0;
     while next < keys {
         let end = (next + BATCH as u64).min(keys);
-        let batch: Vec<NewKey> = (next..end).map(|i| new_key(i, now)).collect();
-        let created = store.create_keys(&batch, now)?;
-        for (i, (_, token)) in (next..end).zip(created) {
+        let batch = (next..end).map(new_key).collect::<Result<Vec<NewKey>>>()?;
+        let created = store.create_keys(&batch)?;
+        for (i, issued) in (next..end).zip(created) {
             if i.is_multiple_of(stride) && (sampled.len() as u64) < sample {
-                sampled.push(token);
+                sampled.push(issued.token.reveal().to_owned());
             }
         }
         next = end;
@@ -118,8 +115,8 @@ fn populate(db: &Path, keys: u64, tokens: &Path, sample: u64) -> Result<()> {
 }
 
 /// Verify the first `tokens` sampled tokens round-robin, `rounds` times for `seconds` each
-/// through a store that remembers keys (the default) and as many through one that does not
-/// (`set_verify_cache(0)`), alternating, so that both see the machine alike. Each round
+/// through a verifier that remembers keys (the default) and as many through one that does
+/// not (`Verifier::with_cache(store, 0)`), alternating, so that both see the machine alike. Each round
 /// opens the store anew, so that neither connection inherits the other's history. One
 /// warm-up pass comes first, timed apart: it is where the store records each key's last
 /// use (a write, at most once a minute per key), as a long-running verifier does when a key
@@ -134,10 +131,10 @@ fn verify_rate(db: &Path, tokens: &Path, count: u64, seconds: u64, rounds: u64) 
     if credentials.is_empty() {
         return Err(format!("no tokens in {}", tokens.display()).into());
     }
-    let store = Store::open(db)?;
+    let mut store = Verifier::new(Store::open(db)?);
     let started = Instant::now();
     for c in &credentials {
-        let verdict = store.verify(c, None)?;
+        let verdict = store.verify(c, &Check::default())?;
         if !verdict.valid {
             return Err(format!("a sampled token was rejected: {:?}", verdict.reason).into());
         }
@@ -161,14 +158,16 @@ fn verify_rate(db: &Path, tokens: &Path, count: u64, seconds: u64, rounds: u64) 
 /// Verifications per second over `seconds` through a newly opened store, after one untimed
 /// pass over the tokens; every verification must be valid.
 fn rate(db: &Path, credentials: &[Credential], seconds: u64, remember: bool) -> Result<f64> {
-    let mut store = Store::open(db)?;
-    if !remember {
-        store.set_verify_cache(0);
-    }
-    let pass = || -> Result<u64> {
+    let store = Store::open(db)?;
+    let mut store = if remember {
+        Verifier::new(store)
+    } else {
+        Verifier::with_cache(store, 0)
+    };
+    let mut pass = || -> Result<u64> {
         let mut valid = 0;
         for c in credentials {
-            valid += u64::from(store.verify(c, None)?.valid);
+            valid += u64::from(store.verify(c, &Check::default())?.valid);
         }
         let rejected = credentials.len() as u64 - valid;
         if rejected > 0 {
@@ -194,11 +193,9 @@ fn median(rates: &mut [f64]) -> f64 {
 
 fn bytes_per_key(db: &Path) -> Result<()> {
     let store = Store::open(db)?;
-    let all = ListFilter {
-        all: true,
-        ..ListFilter::default()
-    };
-    let keys = store.list(&all, Timestamp::now())?.len() as u64;
+    let mut all = ListFilter::default();
+    all.all = true;
+    let keys = store.list(&all)?.len() as u64;
     drop(store);
     let bytes = fs::metadata(db)?.len();
     println!(

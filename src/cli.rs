@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::key::{KeyRef, Status};
-use crate::time::{Timestamp, parse_duration, parse_time};
+use crate::names::{Description, KeyName, TokenPrefix, UserName};
+use crate::paths::PathPrefix;
+use crate::time::{Duration, Expiry, Timestamp};
 
 /// The exit-code table shown in `--help`; README documents the same codes.
 macro_rules! exit_codes {
@@ -15,7 +18,8 @@ macro_rules! exit_codes {
   1  verify: the token was rejected
   2  invalid usage or input, or a refused confirmation (nothing was changed)
   3  key or user not found, or the key is revoked and cannot be changed
-  4  the store cannot be used (not a keyctl store, newer schema, unwritable, disk full, busy)"
+  4  the store cannot be used (not a keyctl store, newer schema, unwritable, disk full,
+     busy), or input or output failed (then nothing was changed)"
     };
 }
 
@@ -37,8 +41,8 @@ const MAIN_AFTER_HELP: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "keyctl", version, after_help = MAIN_AFTER_HELP)]
 pub struct Cli {
-    /// Key store file [default: $XDG_DATA_HOME/keyctl/keys.db]
-    #[arg(long, global = true, value_name = "PATH", env = "KEYCTL_DB")]
+    /// Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]
+    #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// Print JSON on stdout instead of text
@@ -80,32 +84,37 @@ Examples:
 Exit codes: 0 ok, 2 invalid input or duplicate name, 4 store unusable.")]
 pub struct CreateArgs {
     /// Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -
-    #[arg(long, value_name = "USER", value_parser = user_arg)]
-    pub user: String,
+    #[arg(long, value_name = "USER")]
+    pub user: UserName,
 
     /// Name, unique among the user's live keys (same alphabet as USER)
-    #[arg(long, value_name = "NAME", value_parser = name_arg)]
-    pub name: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<KeyName>,
 
     /// Free text shown by list and show (no control characters, at most 1000 characters)
-    #[arg(long, value_name = "TEXT", value_parser = description_arg)]
-    pub description: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<Description>,
 
     /// Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)
-    #[arg(long, value_name = "DUR", value_parser = duration_arg, conflicts_with = "expire_at")]
-    pub expire: Option<i64>,
+    #[arg(
+        long,
+        value_name = "DUR",
+        conflicts_with = "expire_at",
+        allow_hyphen_values = true
+    )]
+    pub expire: Option<Duration>,
 
     /// Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)
-    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    #[arg(long, value_name = "TIME")]
     pub expire_at: Option<Timestamp>,
 
     /// Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable
     #[arg(long = "path", value_name = "PREFIX")]
-    pub paths: Vec<String>,
+    pub paths: Vec<PathPrefix>,
 
     /// Token prefix: 1-16 of a-z 0-9
-    #[arg(long, value_name = "P", default_value = crate::token::DEFAULT_PREFIX, value_parser = prefix_arg)]
-    pub prefix: String,
+    #[arg(long, value_name = "P", default_value = crate::token::DEFAULT_PREFIX)]
+    pub prefix: TokenPrefix,
 }
 
 /// List keys (live ones, oldest first), never their secrets
@@ -123,24 +132,24 @@ Filters combine: a key is listed only when it passes all of them.
 Exit codes: 0 ok, 2 invalid filter, 3 no such user, 4 store unusable.")]
 pub struct ListArgs {
     /// Only this user's keys
-    #[arg(long, value_name = "USER", value_parser = user_arg)]
-    pub user: Option<String>,
+    #[arg(long, value_name = "USER")]
+    pub user: Option<UserName>,
 
     /// Include revoked (deleted) keys
     #[arg(long)]
     pub all: bool,
 
-    /// Only keys with this status: active, expired, revoked or disabled; repeatable
-    #[arg(long = "status", value_name = "STATUS", value_parser = status_arg)]
+    /// Only keys with this status; repeatable
+    #[arg(long = "status", value_name = "STATUS", value_parser = status_arg())]
     pub statuses: Vec<Status>,
 
     /// Only active keys that expire within DUR from now (14d, 12h)
-    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
-    pub expiring_within: Option<i64>,
+    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    pub expiring_within: Option<Duration>,
 
-    /// Only keys never used, or last used more than DUR ago (90d)
-    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
-    pub unused_since: Option<i64>,
+    /// Only keys created more than DUR ago and not used since (90d)
+    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    pub unused_since: Option<Duration>,
 }
 
 /// Show one key, never its secret
@@ -150,18 +159,22 @@ Examples:
   keyctl show 3fQm8WcJtP2a9LxZ
   keyctl show svc/deploy --json
 
+  keyctl show \"$TOKEN\"       # which key is this token? (the secret is not checked)
+
 Exit codes: 0 ok, 3 no such key, 4 store unusable.")]
 pub struct ShowArgs {
-    /// The key: its id, or USER/NAME
-    #[arg(value_name = "KEY", value_parser = key_arg)]
+    /// The key: its id, USER/NAME, or one of its tokens
+    #[arg(value_name = "KEY")]
     pub key: KeyRef,
 }
 
-/// Give a key a new secret and print the new token, once (alias: rotate)
+/// Give a key a new secret and print the new token, once
 ///
 /// Without --grace the old token is rejected from that moment; with --grace DUR it keeps
-/// verifying (with a warning) for DUR, never past the key's expiry. Id, user, name, paths,
-/// creation time and expiry stay as they were.
+/// verifying (with a warning) for DUR, never past the key's expiry. Only the token being
+/// replaced gets a grace period: tokens replaced earlier stop working at once. Id, user,
+/// name, paths, creation time and expiry stay as they were. If the new token cannot be
+/// written out in full, the reset is undone and the command fails.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -171,18 +184,19 @@ Examples:
 
 Exit codes: 0 ok, 2 invalid duration, 3 no such key or key revoked, 4 store unusable.")]
 pub struct ResetArgs {
-    /// The key: its id, or USER/NAME
-    #[arg(value_name = "KEY", value_parser = key_arg)]
+    /// The key: its id, USER/NAME, or one of its tokens
+    #[arg(value_name = "KEY")]
     pub key: KeyRef,
 
     /// Keep the old token valid for DUR (300, 15m, 1h, 7d)
-    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
-    pub grace: Option<i64>,
+    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    pub grace: Option<Duration>,
 }
 
 /// Set when a key expires
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("when").required(true).args(["duration", "at", "never"])))]
+#[command(override_usage = "keyctl expire [OPTIONS] <KEY> <DUR|now|--at <TIME>|--never>")]
 #[command(after_help = "\
 Examples:
   keyctl expire svc/deploy 30d
@@ -192,16 +206,16 @@ Examples:
 
 Exit codes: 0 ok, 2 invalid duration or time, 3 no such key or key revoked, 4 store unusable.")]
 pub struct ExpireArgs {
-    /// The key: its id, or USER/NAME
-    #[arg(value_name = "KEY", value_parser = key_arg)]
+    /// The key: its id, USER/NAME, or one of its tokens
+    #[arg(value_name = "KEY")]
     pub key: KeyRef,
 
     /// Expire after DUR from now (31536000, 90d, 12h), or `now`
-    #[arg(value_name = "DUR|now", value_parser = expire_arg)]
-    pub duration: Option<ExpireIn>,
+    #[arg(value_name = "DUR|now", value_parser = expire_in, allow_hyphen_values = true)]
+    pub duration: Option<Expiry>,
 
     /// Expire at TIME: RFC 3339 or YYYY-MM-DD
-    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    #[arg(long, value_name = "TIME")]
     pub at: Option<Timestamp>,
 
     /// Never expire
@@ -209,18 +223,12 @@ pub struct ExpireArgs {
     pub never: bool,
 }
 
-/// A relative expiry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExpireIn {
-    /// Expire at the time of the command.
-    Now,
-    /// Expire this many seconds after the command.
-    Seconds(i64),
-}
-
 /// Replace a key's request-path prefixes
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("what").required(true).args(["prefixes", "clear"])))]
+#[command(
+    override_usage = "keyctl path [OPTIONS] <KEY> <PREFIX>...\n       keyctl path [OPTIONS] <KEY> --clear"
+)]
 #[command(after_help = "\
 Prefixes: /api allows /api and /api/... but not /apix; /api/ allows /api/...; =/exact allows
 exactly /exact.
@@ -232,13 +240,13 @@ Examples:
 
 Exit codes: 0 ok, 2 invalid prefix, 3 no such key or key revoked, 4 store unusable.")]
 pub struct PathArgs {
-    /// The key: its id, or USER/NAME
-    #[arg(value_name = "KEY", value_parser = key_arg)]
+    /// The key: its id, USER/NAME, or one of its tokens
+    #[arg(value_name = "KEY")]
     pub key: KeyRef,
 
     /// New prefixes: /api, /api/ or =/exact
     #[arg(value_name = "PREFIX")]
-    pub prefixes: Vec<String>,
+    pub prefixes: Vec<PathPrefix>,
 
     /// Remove all prefixes (the key is then good for any path)
     #[arg(long)]
@@ -254,8 +262,8 @@ Examples:
 
 Exit codes: 0 ok, 3 no such key or key revoked, 4 store unusable.")]
 pub struct DisableArgs {
-    /// The key: its id, or USER/NAME
-    #[arg(value_name = "KEY", value_parser = key_arg)]
+    /// The key: its id, USER/NAME, or one of its tokens
+    #[arg(value_name = "KEY")]
     pub key: KeyRef,
 }
 
@@ -267,8 +275,8 @@ Examples:
 
 Exit codes: 0 ok, 3 no such key or key revoked, 4 store unusable.")]
 pub struct EnableArgs {
-    /// The key: its id, or USER/NAME
-    #[arg(value_name = "KEY", value_parser = key_arg)]
+    /// The key: its id, USER/NAME, or one of its tokens
+    #[arg(value_name = "KEY")]
     pub key: KeyRef,
 }
 
@@ -285,8 +293,8 @@ Examples:
 Exit codes: 0 ok, 2 invalid duration or not confirmed, 4 store unusable.")]
 pub struct PruneArgs {
     /// Remove keys revoked or expired more than DUR ago (30d, 1y)
-    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
-    pub older_than: i64,
+    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    pub older_than: Duration,
 
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
@@ -306,8 +314,8 @@ Examples:
 
 Exit codes: 0 ok, 2 not confirmed, 3 no such key, 4 store unusable.")]
 pub struct DeleteArgs {
-    /// The key: its id, or USER/NAME
-    #[arg(value_name = "KEY", value_parser = key_arg)]
+    /// The key: its id, USER/NAME, or one of its tokens
+    #[arg(value_name = "KEY")]
     pub key: KeyRef,
 
     /// Do not ask for confirmation
@@ -325,13 +333,16 @@ pub struct DeleteArgs {
 /// arguments) or taken from the argument. With --header, --url or --request, keyctl instead
 /// finds the credential where an HTTP client put it: `Authorization: Bearer`, `Authorization:
 /// Basic` (the password is the token), the headers x-auth-key, x-api-auth and x-api-key, or
-/// the query parameters _auth_key, _api_auth, accesskey and api_key. Reasons: malformed,
-/// unknown, revoked, expired, path_not_allowed, missing, ambiguous, insecure_transport.
+/// the query parameters _auth_key, _api_auth, accesskey and api_key. On a terminal, with no
+/// token and no request given, it asks for the token without echoing it. Reasons:
+/// malformed, unknown, revoked, disabled, expired, superseded (with --current),
+/// path_not_allowed, missing, ambiguous, insecure_transport.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   printf '%s\\n' \"$TOKEN\" | keyctl verify
   printf '%s\\n' \"$TOKEN\" | keyctl verify --path /api/v1/items --json
+  printf '%s\\n' \"$NEW\" | keyctl verify --current
   keyctl verify --header \"Authorization: Bearer $TOKEN\" --url https://api.example.com/v1/items
   keyctl verify --header \"x-auth-key: $TOKEN\" --path /v1/items
   printf 'GET /v1/items HTTP/1.1\\r\\nX-Api-Key: %s\\r\\n\\r\\n' \"$TOKEN\" | keyctl verify --request
@@ -347,7 +358,7 @@ pub struct VerifyArgs {
     pub path: Option<String>,
 
     /// A request header, 'Name: value'; repeatable
-    #[arg(long = "header", short = 'H', value_name = "HEADER")]
+    #[arg(long = "header", short = 'H', value_name = "HEADER", value_parser = header_arg)]
     pub headers: Vec<String>,
 
     /// The request URL (absolute or /path?query); gives the path and query credentials
@@ -362,54 +373,36 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME")]
     pub basic_user: Option<String>,
 
-    /// Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)
+    /// Reject a request that did not come over https (every X-Forwarded-Proto value
+    /// `https`, or without that header an https URL)
     #[arg(long)]
     pub require_tls: bool,
+
+    /// Reject a token replaced by a reset even during its grace period (reason superseded)
+    #[arg(long)]
+    pub current: bool,
 }
 
-fn user_arg(s: &str) -> Result<String, String> {
-    crate::key::check_user(s).map(|()| s.to_owned())
+fn status_arg() -> impl clap::builder::TypedValueParser<Value = Status> {
+    PossibleValuesParser::new(Status::ALL.map(Status::as_str)).try_map(|s| s.parse::<Status>())
 }
 
-fn name_arg(s: &str) -> Result<String, String> {
-    crate::key::check_name(s).map(|()| s.to_owned())
-}
-
-fn description_arg(s: &str) -> Result<String, String> {
-    crate::key::check_description(s).map(|()| s.to_owned())
-}
-
-fn prefix_arg(s: &str) -> Result<String, String> {
-    if crate::token::valid_prefix(s) {
-        Ok(s.to_owned())
+fn expire_in(s: &str) -> Result<Expiry, crate::error::Invalid> {
+    if s == "now" {
+        Ok(Expiry::Now)
     } else {
-        Err(format!(
-            "invalid prefix \"{}\": use 1 to 16 of a-z 0-9",
-            s.escape_debug()
-        ))
+        s.parse().map(Expiry::In)
     }
 }
 
-fn status_arg(s: &str) -> Result<Status, String> {
-    s.parse()
-}
-
-fn key_arg(s: &str) -> Result<KeyRef, String> {
-    s.parse()
-}
-
-fn duration_arg(s: &str) -> Result<i64, String> {
-    parse_duration(s)
-}
-
-fn time_arg(s: &str) -> Result<Timestamp, String> {
-    parse_time(s)
-}
-
-fn expire_arg(s: &str) -> Result<ExpireIn, String> {
-    if s == "now" {
-        Ok(ExpireIn::Now)
-    } else {
-        parse_duration(s).map(ExpireIn::Seconds)
+/// A header must be `Name: value`; a line without a colon is a mistake on the command
+/// line, not a request to judge. The message never repeats the line: it may hold a token.
+fn header_arg(s: &str) -> Result<String, String> {
+    match s.split_once(':') {
+        Some((name, _)) if crate::credential::is_header_name(name) => Ok(s.to_owned()),
+        Some(_) => {
+            Err("the header name before ':' is empty or not a valid HTTP header name".into())
+        }
+        None => Err("a header is 'Name: value', and this one has no ':'".into()),
     }
 }

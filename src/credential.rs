@@ -65,6 +65,18 @@ impl Source {
     }
 }
 
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+impl serde::Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A credential as presented, together with where it was found.
 ///
 /// Its `Debug` output shows the source and the token length, never the token.
@@ -159,8 +171,11 @@ pub struct Presented {
     pub credentials: Vec<Credential>,
     /// Request path without query string and fragment, as sent (still percent-encoded).
     pub path: Option<String>,
-    /// An `https` absolute URL was seen, or `X-Forwarded-Proto: https`.
+    /// An `https` absolute URL was seen.
     pub https: bool,
+    /// `X-Forwarded-Proto` was seen: `Some(true)` when every value of every such header
+    /// is `https`, `Some(false)` when any is not.
+    pub forwarded_https: Option<bool>,
     /// A Basic credential was dropped because its username differed from
     /// [`Options::basic_user`].
     pub basic_user_mismatch: bool,
@@ -170,6 +185,13 @@ pub struct Presented {
 }
 
 impl Presented {
+    /// Whether the request came over https: as every `X-Forwarded-Proto` value says when
+    /// the request passed through a proxy, else as its URL says.
+    #[must_use]
+    pub fn is_https(&self) -> bool {
+        self.forwarded_https.unwrap_or(self.https)
+    }
+
     /// Missing when no credential; One when all credentials found carry the same token string
     /// (the first one's source is kept); Ambiguous when two or more distinct tokens were found.
     #[must_use]
@@ -226,10 +248,10 @@ impl Presented {
         if name.eq_ignore_ascii_case("authorization") {
             self.add_authorization(value, opts)?;
         } else if name.eq_ignore_ascii_case("x-forwarded-proto") {
-            let first = value.split(',').next().map_or("", trim_ows);
-            if first.eq_ignore_ascii_case("https") {
-                self.https = true;
-            }
+            let all_https = value
+                .split(',')
+                .all(|v| trim_ows(v).eq_ignore_ascii_case("https"));
+            self.forwarded_https = Some(self.forwarded_https.unwrap_or(true) && all_https);
         } else if let Some(header) = CREDENTIAL_HEADERS
             .iter()
             .find(|h| name.eq_ignore_ascii_case(h))
@@ -478,6 +500,12 @@ fn parse_request_line(line: &str) -> Result<&str, RequestError> {
 
 fn utf8(bytes: &[u8]) -> Result<&str, RequestError> {
     std::str::from_utf8(bytes).map_err(|_| RequestError::Malformed("request head is not UTF-8"))
+}
+
+/// True for a valid HTTP header name (an RFC 7230 `token`).
+#[must_use]
+pub fn is_header_name(s: &str) -> bool {
+    is_token(s)
 }
 
 /// RFC 7230 `token`: one or more `tchar`.
@@ -894,14 +922,31 @@ mod tests {
         for (value, https) in [
             ("https", true),
             ("HTTPS", true),
-            (" https , http", true),
+            (" https , https", true),
+            (" https , http", false),
             ("http, https", false),
             ("http", false),
             ("", false),
         ] {
             let p = header(&format!("X-Forwarded-Proto: {value}")).unwrap();
-            assert_eq!(p.https, https, "{value:?}");
+            assert_eq!(p.is_https(), https, "{value:?}");
         }
+    }
+
+    #[test]
+    fn every_x_forwarded_proto_header_must_say_https() {
+        let mut p = Presented::default();
+        p.add_header_line("X-Forwarded-Proto: http", &no_opts())
+            .unwrap();
+        p.add_header_line("X-Forwarded-Proto: https", &no_opts())
+            .unwrap();
+        assert!(!p.is_https());
+        let mut p = Presented::default();
+        p.add_url("https://h/p").unwrap();
+        assert!(p.is_https());
+        p.add_header_line("X-Forwarded-Proto: http", &no_opts())
+            .unwrap();
+        assert!(!p.is_https(), "the proxy's word wins over the URL");
     }
 
     #[test]
@@ -914,7 +959,7 @@ mod tests {
                     body: X-Api-Key: other\r\n";
         let p = head(text).unwrap();
         assert_eq!(p.path.as_deref(), Some("/api/v1/x"));
-        assert!(p.https);
+        assert!(p.is_https());
         assert_eq!(p.credentials.len(), 2);
         assert_eq!(p.outcome(), one("tok", query("api_key")));
     }

@@ -1,27 +1,31 @@
-//! keyctl: API keys in a local SQLite store.
+//! keyctl: API keys in a local store.
 //!
-//! The library is the product: [`store::Store`] creates, lists, rotates, restricts and
-//! revokes keys, and [`store::Store::verify`] answers whether a token is good. The `keyctl`
-//! binary is a thin layer over it.
+//! The library is the product: a [`Store`] creates, lists, rotates, restricts and revokes
+//! keys, and a [`Verifier`] built from it answers whether a token, or what an HTTP request
+//! presented, is good. Every value the store takes is a checked type ([`names`],
+//! [`paths`], [`time`]), so nothing invalid reaches it. The `keyctl` binary (the default
+//! `cli` feature) is a thin layer over this; a service that links the library without
+//! default features compiles none of the command line's crates.
 
 pub mod credential;
 pub mod error;
 pub mod key;
+pub mod names;
 pub mod paths;
 pub mod store;
 pub mod time;
 pub mod token;
 pub mod verify;
 
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cmd;
-#[doc(hidden)]
-pub mod generate;
 
 pub use credential::{Credential, Presented, Source};
 pub use error::{Error, Result};
 pub use key::{Key, KeyRef, Status};
 pub use store::Store;
-pub use verify::{Reason, RequestCheck, Verdict};
+pub use verify::{Check, Reason, Verdict, Verifier, Warning};

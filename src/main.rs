@@ -3,22 +3,24 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use keyctl::cmd::{self, Environment};
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let env = Environment::read();
     // A plain `verify` skips clap's start-up work; every other command line goes to clap.
-    let cli = match keyctl::cmd::quick::parse(&args, std::env::var_os("KEYCTL_DB")) {
+    let cli = match cmd::quick::parse(&args) {
         Some(cli) => cli,
         None => match keyctl::cli::Cli::try_parse_from(args) {
             Ok(cli) => cli,
-            Err(e) => return keyctl::cmd::usage_error(e),
+            Err(e) => return cmd::usage_error(e),
         },
     };
-    match keyctl::cmd::run(cli) {
+    match cmd::run(cli, env) {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("keyctl: {e}");
+            cmd::report(&e);
             ExitCode::from(e.exit_code())
         }
     }

@@ -8,7 +8,13 @@
 //! decoded before matching, except that a path with a `.` or `..` segment (also written
 //! `%2e`), an encoded slash or backslash, or a control character is never allowed.
 
+use std::fmt;
+use std::str::FromStr;
+
 use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::Invalid;
 
 /// Longest accepted prefix, in bytes.
 pub const MAX_PREFIX_LEN: usize = 1024;
@@ -50,21 +56,6 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Check a whole list of prefixes and drop duplicates, keeping the first occurrence.
-pub fn validate_prefixes(prefixes: &[String]) -> Result<Vec<String>, String> {
-    if prefixes.len() > MAX_PREFIXES {
-        return Err(format!("too many path prefixes: at most {MAX_PREFIXES}"));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(prefixes.len());
-    for p in prefixes {
-        validate_prefix(p)?;
-        if !out.contains(p) {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
 /// Decode a request path for matching; `None` when it may never be allowed.
 fn normalize(raw: &str) -> Option<Vec<u8>> {
     let path = raw.split(['?', '#']).next().unwrap_or_default();
@@ -89,7 +80,7 @@ fn normalize(raw: &str) -> Option<Vec<u8>> {
 }
 
 /// Whether `request_path` is allowed by one of `prefixes`. An empty list allows everything.
-pub fn allows(prefixes: &[String], request_path: &str) -> bool {
+pub fn allows<P: AsRef<str>>(prefixes: &[P], request_path: &str) -> bool {
     if prefixes.is_empty() {
         return true;
     }
@@ -97,9 +88,10 @@ pub fn allows(prefixes: &[String], request_path: &str) -> bool {
         return false;
     };
     prefixes.iter().any(|prefix| {
+        let prefix = prefix.as_ref();
         let (exact, p) = match prefix.strip_prefix('=') {
             Some(p) => (true, p),
-            None => (false, prefix.as_str()),
+            None => (false, prefix),
         };
         let Some(p) = normalize(p) else {
             return false;
@@ -112,6 +104,134 @@ pub fn allows(prefixes: &[String], request_path: &str) -> bool {
             path == p || (path.starts_with(&p) && path.get(p.len()) == Some(&b'/'))
         }
     })
+}
+
+/// One request-path prefix a key is restricted to: `/api`, `/api/` or `=/exact`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PathPrefix(String);
+
+impl PathPrefix {
+    /// The prefix as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for PathPrefix {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        validate_prefix(s).map_err(Invalid)?;
+        Ok(PathPrefix(s.to_owned()))
+    }
+}
+
+impl AsRef<str> for PathPrefix {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PathPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The prefixes of one key: at most [`MAX_PREFIXES`], without duplicates, in the order
+/// given. Empty means the key is good for any path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathPrefixes(Vec<PathPrefix>);
+
+impl PathPrefixes {
+    /// No restriction.
+    pub fn none() -> PathPrefixes {
+        PathPrefixes(Vec::new())
+    }
+
+    /// A list of prefixes; duplicates are dropped, keeping the first.
+    pub fn new(prefixes: impl IntoIterator<Item = PathPrefix>) -> Result<PathPrefixes, Invalid> {
+        let mut out: Vec<PathPrefix> = Vec::new();
+        for p in prefixes {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+            if out.len() > MAX_PREFIXES {
+                return Err(Invalid(format!(
+                    "too many path prefixes: at most {MAX_PREFIXES}"
+                )));
+            }
+        }
+        Ok(PathPrefixes(out))
+    }
+
+    /// Parse and check each prefix.
+    pub fn parse<S: AsRef<str>>(prefixes: &[S]) -> Result<PathPrefixes, Invalid> {
+        let parsed = prefixes
+            .iter()
+            .map(|p| p.as_ref().parse())
+            .collect::<Result<Vec<PathPrefix>, Invalid>>()?;
+        PathPrefixes::new(parsed)
+    }
+
+    /// Whether `request_path` is allowed (always, when there are no prefixes).
+    pub fn allows(&self, request_path: &str) -> bool {
+        allows(&self.0, request_path)
+    }
+
+    /// True when the key is good for any path.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The prefixes, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, PathPrefix> {
+        self.0.iter()
+    }
+
+    /// The prefixes joined with `sep`.
+    pub fn join(&self, sep: &str) -> String {
+        self.0
+            .iter()
+            .map(PathPrefix::as_str)
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+}
+
+impl<'a> IntoIterator for &'a PathPrefixes {
+    type Item = &'a PathPrefix;
+    type IntoIter = std::slice::Iter<'a, PathPrefix>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Serialize for PathPrefix {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PathPrefix {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for PathPrefixes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PathPrefixes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        PathPrefixes::new(Vec::<PathPrefix>::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]
@@ -175,7 +295,7 @@ mod tests {
 
     #[test]
     fn no_prefixes_allow_everything_and_several_combine() {
-        assert!(allows(&[], "/anything/../at/all"));
+        assert!(allows::<&str>(&[], "/anything/../at/all"));
         let p = v(&["/a", "=/b"]);
         assert!(allows(&p, "/a/1") && allows(&p, "/b") && !allows(&p, "/b/1"));
     }
@@ -203,9 +323,11 @@ mod tests {
             assert!(validate_prefix(bad).is_err(), "{bad:?}");
         }
         assert!(validate_prefix(&format!("/{}", "a".repeat(2000))).is_err());
-        assert_eq!(
-            validate_prefixes(&v(&["/a", "/b", "/a"])).unwrap(),
-            v(&["/a", "/b"])
-        );
+        let parsed = PathPrefixes::parse(&["/a", "/b", "/a"]).unwrap();
+        assert_eq!(parsed.join(" "), "/a /b");
+        assert!(parsed.allows("/b/x") && !parsed.allows("/c"));
+        let many: Vec<String> = (0..=MAX_PREFIXES).map(|i| format!("/p{i}")).collect();
+        assert!(PathPrefixes::parse(&many).is_err());
+        assert!(PathPrefixes::parse(&many[1..]).is_ok());
     }
 }

@@ -1,7 +1,13 @@
-//! Durations (`90d`, `12h`, `31536000`), times (RFC 3339 or `YYYY-MM-DD`) and timestamps.
+//! Durations (`90d`, `12h`, `31536000`), times (RFC 3339 or `YYYY-MM-DD`), timestamps,
+//! expiries, and the clock every part of keyctl reads the time from.
+
+use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::Invalid;
 
 /// Latest instant keyctl stores: the end of year 9999, so every timestamp prints as RFC 3339.
 pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
@@ -62,10 +68,157 @@ impl Serialize for Timestamp {
     }
 }
 
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_time(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        parse_time(s).map_err(Invalid)
+    }
+}
+
+/// A positive number of whole seconds, small enough that any time keyctl stores plus it
+/// still fits (see [`MAX_TIMESTAMP`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(i64);
+
+impl Duration {
+    /// A duration of `secs` seconds, if it is positive and at most [`MAX_TIMESTAMP`].
+    pub fn from_secs(secs: i64) -> Option<Duration> {
+        (1..=MAX_TIMESTAMP)
+            .contains(&secs)
+            .then_some(Duration(secs))
+    }
+
+    /// The number of seconds.
+    pub fn secs(self) -> i64 {
+        self.0
+    }
+}
+
+impl FromStr for Duration {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        parse_duration(s).map(Duration).map_err(Invalid)
+    }
+}
+
+/// In the largest unit that divides it exactly, as it would be typed: `90d`, `36h`, `45s`.
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let units = [
+            (365 * 86_400, 'y'),
+            (7 * 86_400, 'w'),
+            (86_400, 'd'),
+            (3_600, 'h'),
+            (60, 'm'),
+        ];
+        match units.iter().find(|(secs, _)| self.0 % secs == 0) {
+            Some((secs, unit)) => write!(f, "{}{unit}", self.0 / secs),
+            None => write!(f, "{}s", self.0),
+        }
+    }
+}
+
+/// When a key stops working, as a command states it; resolved against the time of the
+/// transaction that stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Never.
+    Never,
+    /// At the moment of the change.
+    Now,
+    /// This long after the change.
+    In(Duration),
+    /// At this time.
+    At(Timestamp),
+}
+
+impl Expiry {
+    /// The expiry time at `now`; `None` for never. A time past the year 9999 is refused.
+    pub fn at(self, now: Timestamp) -> Result<Option<Timestamp>, Invalid> {
+        match self {
+            Expiry::Never => Ok(None),
+            Expiry::Now => Ok(Some(now)),
+            Expiry::At(t) => Ok(Some(t)),
+            Expiry::In(d) => now.plus(d.secs()).map(Some).ok_or_else(|| {
+                Invalid(format!(
+                    "{} seconds from now would be after the year 9999",
+                    d.secs()
+                ))
+            }),
+        }
+    }
+}
+
+/// Where keyctl reads the time: the system clock, or any function (tests move time
+/// without sleeping). Cloning shares the function.
+#[derive(Clone)]
+pub struct Clock(Option<Arc<dyn Fn() -> Timestamp + Send + Sync>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that asks `now` for the time.
+    pub fn new(now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Clock {
+        Clock(Some(Arc::new(now)))
+    }
+
+    /// A clock that always says `t`.
+    pub fn fixed(t: Timestamp) -> Clock {
+        Clock::new(move || t)
+    }
+
+    /// The time now, to the second.
+    pub fn now(&self) -> Timestamp {
+        match &self.0 {
+            None => Timestamp::now(),
+            Some(f) => f(),
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Clock(custom)"
+        } else {
+            "Clock(system)"
+        })
+    }
+}
+
 /// Parse a duration into whole seconds. Zero, negative, fractional, overflowing and
 /// unparseable values are errors whose message names the value and the accepted forms.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
-    let bad = |why: &str| format!("invalid duration '{text}'{why}: expected {DURATION_FORMS}");
+    let shown = crate::names::shown(text);
+    let bad = |why: &str| format!("invalid duration {shown}{why}: expected {DURATION_FORMS}");
+    if text.starts_with('-') {
+        return Err(format!(
+            "invalid duration {shown}: durations are positive, counted from now (to expire a key at once, use `now`)"
+        ));
+    }
+    if parse_time(text).is_ok() {
+        return Err(format!(
+            "invalid duration {shown}: that is a time, not a duration; give it with --at (expire) or --expire-at (create)"
+        ));
+    }
     let (digits, unit) = match text.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
         _ => (text, 's'),
@@ -98,9 +251,10 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 /// Parse a point in time: RFC 3339 (offsets allowed, fractions of a second dropped) or
 /// `YYYY-MM-DD` (midnight UTC).
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    let shown = crate::names::shown(text);
     let bad = || {
         format!(
-            "invalid time '{text}': expected RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01)"
+            "invalid time {shown}: expected RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01)"
         )
     };
     let secs = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
@@ -116,7 +270,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     };
     if !(0..=MAX_TIMESTAMP).contains(&secs) {
         return Err(format!(
-            "invalid time '{text}': must be between 1970 and 9999"
+            "invalid time {shown}: must be between 1970 and 9999"
         ));
     }
     Ok(Timestamp(secs))
@@ -162,8 +316,12 @@ mod tests {
             "٣",
         ] {
             let err = parse_duration(bad).unwrap_err();
-            assert!(err.contains(&format!("'{bad}'")), "{err}");
-            assert!(err.contains("90d"), "{err}");
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+            if bad.starts_with('-') {
+                assert!(err.contains("positive") && err.contains("now"), "{err}");
+            } else {
+                assert!(err.contains("90d"), "{err}");
+            }
         }
     }
 
@@ -225,5 +383,26 @@ mod tests {
         );
         assert_eq!(Timestamp(1).plus(MAX_TIMESTAMP), None);
         assert_eq!(Timestamp(1).plus(i64::MAX), None);
+    }
+
+    #[test]
+    fn a_date_given_as_a_duration_suggests_the_time_options() {
+        let err = parse_duration("2030-01-01").unwrap_err();
+        assert!(err.contains("--at") && err.contains("--expire-at"), "{err}");
+    }
+
+    #[test]
+    fn expiries_resolve_at_the_time_given() {
+        let now = Timestamp(1_000);
+        let d = |s| Duration::from_secs(s).unwrap();
+        assert_eq!(Expiry::In(d(5)).at(now), Ok(Some(Timestamp(1_005))));
+        assert_eq!(Expiry::Now.at(now), Ok(Some(now)));
+        assert_eq!(Expiry::Never.at(now), Ok(None));
+        assert!(Expiry::In(d(MAX_TIMESTAMP)).at(now).is_err());
+        assert_eq!(Duration::from_secs(0), None);
+        assert_eq!("90d".parse::<Duration>().map(Duration::secs), Ok(7_776_000));
+        for text in ["90d", "1y", "2w", "36h", "5m", "45s", "61s"] {
+            assert_eq!(text.parse::<Duration>().unwrap().to_string(), text);
+        }
     }
 }

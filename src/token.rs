@@ -10,6 +10,8 @@
 //! without touching the store, and lets secret scanners confirm a match.
 
 use rand::TryRng;
+
+use crate::names::{KeyId, TokenPrefix};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -25,6 +27,29 @@ pub const CHECK_LEN: usize = 6;
 pub const ID_LEN: usize = 16;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A token as issued: the only value that carries a secret out of keyctl. Its `Debug`
+/// hides the text; [`Token::reveal`] is the one way to read it, for printing it once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// The token's text: print it once, to the one who asked for it.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    /// The digest the store keeps.
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
 
 /// A SHA-256 digest of a whole token: the only form in which a secret is stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -137,13 +162,13 @@ const CRC_TABLE: [u32; 256] = {
 };
 
 /// `n` uniformly random base62 characters from the OS CSPRNG.
-pub fn random_base62(n: usize) -> std::io::Result<String> {
+pub(crate) fn random_base62(n: usize) -> Result<String, crate::Error> {
     let mut out = String::with_capacity(n);
     let mut buf = [0u8; 64];
     while out.len() < n {
         rand::rngs::SysRng
             .try_fill_bytes(&mut buf)
-            .map_err(|e| std::io::Error::other(format!("the OS random generator failed: {e}")))?;
+            .map_err(|e| crate::Error::Random(e.to_string()))?;
         // 248 = 4 × 62: rejecting bytes at or above it keeps every character equally likely.
         for &b in buf.iter().filter(|&&b| b < 248) {
             if out.len() == n {
@@ -155,22 +180,40 @@ pub fn random_base62(n: usize) -> std::io::Result<String> {
     Ok(out)
 }
 
-/// A new random key id.
-pub fn new_id() -> std::io::Result<String> {
-    random_base62(ID_LEN)
-}
-
-/// A new token for key `id` with `prefix`, and its digest.
-pub fn generate(prefix: &str, id: &str) -> std::io::Result<(String, Digest)> {
+/// A new token for key `id` with `prefix`.
+pub fn generate(prefix: &TokenPrefix, id: &KeyId) -> Result<Token, crate::Error> {
     let mut token = format!("{prefix}_{id}_{}", random_base62(SECRET_LEN)?);
     let check = checksum(&token);
     token.push_str(&check);
-    let digest = Digest::of(&token);
-    Ok((token, digest))
+    Ok(Token(token))
 }
 
 /// A regular expression matching keyctl tokens, for secret scanners (the checksum confirms).
 pub const TOKEN_REGEX: &str = r"\b[a-z0-9]{1,16}_[A-Za-z0-9]{8,24}_[A-Za-z0-9]{49}\b";
+
+/// True when `text` holds something shaped like a keyctl token (checksum or not): such
+/// text is never repeated in a message. Looser than [`TOKEN_REGEX`], so that a token with
+/// a typo or cut short is caught too.
+pub fn contains_token(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric();
+    // A run of 8 to 24 alphanumerics between two underscores (the id), followed by 20 or
+    // more alphanumerics (most of a secret), is a token or most of one.
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|&b| b == b'_') {
+        let start = i + off + 1;
+        let id_len = bytes[start..].iter().take_while(|&&b| word(b)).count();
+        let after = start + id_len;
+        if (8..=24).contains(&id_len) && bytes.get(after) == Some(&b'_') {
+            let secret = bytes[after + 1..].iter().take_while(|&&b| word(b)).count();
+            if secret >= 20 {
+                return true;
+            }
+        }
+        i = start;
+    }
+    false
+}
 
 #[cfg(test)]
 mod tests {
@@ -182,30 +225,58 @@ mod tests {
         assert_eq!(crc32(b""), 0);
     }
 
+    fn new_token() -> String {
+        let id = KeyId::random().unwrap();
+        generate(&TokenPrefix::default(), &id)
+            .unwrap()
+            .reveal()
+            .to_owned()
+    }
+
     #[test]
     fn generated_tokens_parse_and_carry_the_id() {
-        let id = new_id().unwrap();
-        assert!(valid_id(&id));
-        let (token, digest) = generate("kc", &id).unwrap();
-        assert_eq!(token.len(), 2 + 1 + 16 + 1 + 43 + 6);
-        let parsed = parse(&token).unwrap();
+        let id = KeyId::random().unwrap();
+        let token = generate(&TokenPrefix::default(), &id).unwrap();
+        assert_eq!(format!("{token:?}"), "Token(..)");
+        let text = token.reveal();
+        assert_eq!(text.len(), 2 + 1 + 16 + 1 + 43 + 6);
+        let parsed = parse(text).unwrap();
         assert_eq!(
             parsed,
             Parsed {
                 prefix: "kc",
-                id: &id
+                id: id.as_str()
             }
         );
-        assert!(digest.matches(&Digest::of(&token).0));
-        let long = "abcdefghijklmnop";
-        let (token, _) = generate(long, "ABCDEFGHIJKLMNOPQRSTUVWX").unwrap();
-        assert!(token.len() <= MAX_TOKEN_LEN);
-        assert_eq!(parse(&token).unwrap().prefix, long);
+        assert!(token.digest().matches(&Digest::of(text).0));
+        let long: TokenPrefix = "abcdefghijklmnop".parse().unwrap();
+        let token = generate(&long, &"ABCDEFGHIJKLMNOPQRSTUVWX".parse().unwrap()).unwrap();
+        assert!(token.reveal().len() <= MAX_TOKEN_LEN);
+        assert_eq!(parse(token.reveal()).unwrap().prefix, long.as_str());
+        assert!(contains_token(token.reveal()));
+    }
+
+    #[test]
+    fn token_shaped_text_is_recognised() {
+        let token = new_token();
+        assert!(contains_token(&token));
+        assert!(contains_token(&format!("show {token}")));
+        assert!(contains_token(&token[..token.len() - 10]), "cut short");
+        for plain in [
+            "svc/deploy",
+            "kc_abc",
+            "3fQm8WcJtP2a9LxZ",
+            "a_b_c",
+            "",
+            "___",
+        ] {
+            assert!(!contains_token(plain), "{plain}");
+        }
     }
 
     #[test]
     fn every_single_character_change_is_detected() {
-        let (token, _) = generate("kc", &new_id().unwrap()).unwrap();
+        let token = new_token();
         let bytes = token.as_bytes();
         for i in 0..bytes.len() {
             for &c in b"0aZ_" {
@@ -222,7 +293,7 @@ mod tests {
 
     #[test]
     fn truncation_extension_and_junk_are_malformed() {
-        let (token, _) = generate("kc", &new_id().unwrap()).unwrap();
+        let token = new_token();
         assert!(parse(&token[..token.len() - 1]).is_none());
         assert!(parse(&format!("{token}0")).is_none());
         assert!(parse(&format!(" {token}")).is_none());

@@ -260,11 +260,42 @@ fn invalid_durations_name_the_value_and_the_accepted_forms() {
         let arg = format!("--expire={dur}");
         let out = refused(&env, &["create", "--user", "svc", &arg]);
         assert!(out.stderr.contains(dur), "{dur}: {}", out.stderr);
-        if dur != "253000000000" {
+        if dur.starts_with('-') {
+            assert!(
+                out.stderr.contains("positive") && out.stderr.contains("`now`"),
+                "{dur}: {}",
+                out.stderr
+            );
+        } else if dur != "253000000000" {
             assert!(out.stderr.contains("90d"), "{dur}: {}", out.stderr);
         }
         assert_eq!(env.rows(), before, "{dur} changed the store");
     }
+}
+
+#[test]
+fn negative_durations_and_dates_get_messages_that_help() {
+    let env = Env::new();
+    env.create(&["--user", "svc", "--name", "deploy"]);
+    let before = env.rows();
+    for args in [
+        &["expire", "svc/deploy", "-5d"][..],
+        &["create", "--user", "svc", "--expire", "-5d"],
+        &["reset", "svc/deploy", "--grace", "-1h"],
+    ] {
+        let out = refused(&env, args);
+        assert!(
+            out.stderr.contains("durations are positive") && out.stderr.contains("`now`"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("-- -5"), "no clap tip: {}", out.stderr);
+    }
+    let out = refused(&env, &["expire", "svc/deploy", "2030-01-01"]);
+    assert!(out.stderr.contains("--at"), "{}", out.stderr);
+    let out = refused(&env, &["create", "--user", "svc", "--expire", "2030-01-01"]);
+    assert!(out.stderr.contains("--expire-at"), "{}", out.stderr);
+    assert_eq!(env.rows(), before);
 }
 
 #[test]

@@ -1309,7 +1309,6 @@ fn unreadable_requests_are_malformed_and_name_no_secret() {
         },
         Invocation::args(&["-H", &format!("Authorization: Basic {t}!")]),
         Invocation::args(&["-H", &format!("Authorization: Basic {}", b64(&t))]),
-        Invocation::args(&["-H", &format!("x-api-key {t}")]),
         Invocation::args(&["--url", &format!("ftp://h/?accesskey={t}")]),
         Invocation::args(&["--url", &format!("https://user:{t}@h/api")]),
         Invocation::args(&["--url", &format!("https://h/a b?accesskey={t}")]),
@@ -1320,6 +1319,24 @@ fn unreadable_requests_are_malformed_and_name_no_secret() {
         assert_eq!(v["reason"], "malformed", "{:?}: {}", inv.args, out.stdout);
         assert!(leaks(&out.stderr, &[&t]).is_none(), "{}", out.stderr);
         assert!(leaks(&out.stdout, &[&t]).is_none(), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn a_header_without_a_colon_is_a_usage_error_that_names_no_secret() {
+    let env = Env::new();
+    let t = env.create(&["--user", "svc"]);
+    for header in [
+        format!("x-api-key {t}"),
+        format!("Authorization Bearer {t}"),
+        format!(": {t}"),
+        format!("bad name: {t}"),
+    ] {
+        let out = env.run(&["verify", "--header", &header]);
+        out.code(2);
+        assert!(out.stderr.contains("header"), "{}", out.stderr);
+        assert!(leaks(&out.stderr, &[&t]).is_none(), "{}", out.stderr);
+        assert_eq!(out.stdout, "");
     }
 }
 

@@ -120,7 +120,8 @@ fn superseded_rows(env: &Env) -> i64 {
 
 /// A token for key `id` with a well-formed checksum but a secret the store never issued.
 fn forged(id: &str) -> String {
-    keyctl::token::generate("kc", id).unwrap().0
+    let token = keyctl::token::generate(&"kc".parse().unwrap(), &id.parse().unwrap()).unwrap();
+    token.reveal().to_owned()
 }
 
 /// Sleep until the wall clock reaches `t` (seconds since the epoch), so that keyctl, which
@@ -252,34 +253,51 @@ fn grace_never_outlives_the_key() {
 }
 
 #[test]
-fn reset_without_grace_ends_every_earlier_secret_at_once() {
+fn only_the_token_just_replaced_keeps_a_grace_period() {
     let env = Env::new();
     let t0 = env.create(&["--user", "svc", "--name", "k"]);
 
-    // Two grace resets: both older tokens stay in grace, each with its own end.
+    // Two grace resets: only the token the second one replaced is still in grace.
     let before = now();
     let (t1, _) = reset(&env, &["reset", "svc/k", "--grace", "1d"]);
     let (t2, out) = reset(&env, &["rotate", "svc/k", "--grace", "1h"]);
     let after = now();
     let (code, v0) = env.verify(&t0, &[]);
-    assert_eq!((code, &v0["superseded"]), (0, &json!(true)), "{v0}");
-    assert!((before + day()..=after + day()).contains(&secs(&v0["grace_until"])));
+    assert_eq!((code, &v0["reason"]), (1, &json!("unknown")), "{v0}");
     let (code, v1) = env.verify(&t1, &[]);
     assert_eq!((code, &v1["superseded"]), (0, &json!(true)), "{v1}");
     assert!((before + 3600..=after + 3600).contains(&secs(&v1["grace_until"])));
     let (code, v2) = env.verify(&t2, &[]);
     assert_eq!((code, &v2["superseded"]), (0, &json!(false)), "{v2}");
-    // The note names the grace end of the token just replaced, not the latest of all.
     let t1_until = v1["grace_until"].as_str().unwrap();
     assert!(
-        out.stderr.contains(t1_until),
+        out.stderr.contains(t1_until) && out.stderr.contains("any older one has stopped"),
         "note of the second reset names {t1_until}: {}",
         out.stderr
     );
     assert_eq!(
         show(&env, "svc/k")["superseded"],
-        json!([v1["grace_until"], v0["grace_until"]]),
-        "grace ends, soonest first"
+        json!([v1["grace_until"]])
+    );
+    assert_eq!(superseded_rows(&env), 1);
+
+    // However many rotations: one old token at most.
+    let mut tokens = vec![t2];
+    for _ in 0..5 {
+        tokens.push(reset(&env, &["rotate", "svc/k", "--grace", "1h"]).0);
+    }
+    let working: Vec<&String> = tokens
+        .iter()
+        .filter(|t| env.verify(t, &[]).0 == 0)
+        .collect();
+    assert_eq!(
+        working,
+        tokens[tokens.len() - 2..].iter().collect::<Vec<_>>()
+    );
+    assert_eq!(superseded_rows(&env), 1);
+    let (t1, t2) = (
+        tokens[tokens.len() - 2].clone(),
+        tokens[tokens.len() - 1].clone(),
     );
 
     // A plain reset ends them all, including those in grace.
@@ -371,11 +389,18 @@ fn concurrent_resets_leave_exactly_one_current_secret() {
                     assert_eq!(show(&env, "svc/k")["superseded"], json!([]));
                 }
                 Some(_) => {
+                    // The loser of the race still works for its grace, but a job that
+                    // checks with --current learns that it lost.
                     assert_eq!((other.0, &other.1["superseded"]), (0, &json!(true)));
-                    assert_eq!(env.verify(&previous, &[]).1["superseded"], true);
-                    // Every reset kept the secret it replaced: no write was lost.
+                    let loser = &tokens[1 - current[0]];
+                    let (code, v) = env.verify(loser, &["--current"]);
+                    assert_eq!((code, &v["reason"]), (1, &json!("superseded")), "{v}");
+                    let winner = &tokens[current[0]];
+                    assert_eq!(env.verify(winner, &["--current"]).0, 0);
+                    // One old token at most: the one the second reset replaced.
+                    assert_eq!(env.verify(&previous, &[]).1["reason"], "unknown");
                     let kept = show(&env, "svc/k")["superseded"].as_array().unwrap().len();
-                    assert_eq!(kept, resets, "round {round}");
+                    assert_eq!(kept, 1, "round {round}, {resets} resets");
                 }
             }
             previous = tokens[current[0]].clone();
@@ -610,6 +635,7 @@ fn verify_on_a_read_only_store_answers_and_skips_the_record() {
 /// e svc revoked
 /// f ops expired
 /// g ops active, never expires, last used 2 h ago
+/// All were created three days ago.
 struct Fleet {
     env: Env,
     ids: std::collections::BTreeMap<char, String>,
@@ -644,6 +670,9 @@ impl Fleet {
         env.run(&["delete", "svc/e", "--yes"]).code(0);
         env.run(&["expire", "ops/f", "now"]).code(0);
         set_column(&env, &ids[&'g'], "last_used", Some(now() - 7200));
+        for id in ids.values() {
+            set_column(&env, id, "created", Some(now() - 3 * day()));
+        }
         Fleet { env, ids }
     }
 
@@ -695,6 +724,15 @@ fn list_filters_by_expiry_window_use_and_user() {
     f.check(&["--unused-since", "1h"], "bcdfg");
     f.check(&["--unused-since", "1d"], "bcdf");
     f.check(&["--unused-since", "1d", "--all"], "bcdef");
+    // A key younger than the window has had no chance to be used.
+    f.check(&["--unused-since", "4d"], "");
+    let new = id_of(&f.env.create(&["--user", "ops"])).to_owned();
+    assert_eq!(listed(&f.env, &["--unused-since", "1d"]), f.ids("bcdf"));
+    set_column(&f.env, &new, "created", Some(now() - 2 * day()));
+    let mut with_new = f.ids("bcdf");
+    with_new.push(new.clone());
+    assert_eq!(listed(&f.env, &["--unused-since", "1d"]), with_new);
+    f.env.run(&["delete", "--purge", "--yes", &new]).code(0);
 
     f.check(&["--user", "svc"], "ab");
     f.check(&["--user", "svc", "--all"], "abe");
@@ -975,7 +1013,9 @@ const V1_SCHEMA: &str = "CREATE TABLE users (
 fn version_1_store(env: &Env) -> (&'static str, String, i64) {
     fs::create_dir_all(env.db.parent().unwrap()).unwrap();
     let id = "V1keyAAAAAAAAAAA";
-    let (token, digest) = keyctl::token::generate("kc", id).unwrap();
+    let token = keyctl::token::generate(&"kc".parse().unwrap(), &id.parse().unwrap()).unwrap();
+    let digest = token.digest();
+    let token = token.reveal().to_owned();
     let created = now() - 3 * day();
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     conn.execute_batch(V1_SCHEMA).unwrap();

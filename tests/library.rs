@@ -1,4 +1,4 @@
-//! The library as a long-running verifier uses it: one `Store` kept open in this process,
+//! The library as a long-running verifier uses it: one `Verifier` kept open in this process,
 //! verifying again and again, while keyctl commands (other processes) and other SQLite
 //! connections change the same store. Every committed change must show in the very next
 //! verification, whether or not the store remembered the key (it does, after one
@@ -7,23 +7,34 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use keyctl::time::Timestamp;
-use keyctl::{Credential, Reason, Source, Store, Verdict};
+use keyctl::store::Options;
+use keyctl::time::{Clock, Timestamp};
+use keyctl::{Check, Credential, Reason, Source, Store, Verdict, Verifier};
 use rusqlite::Connection;
 
 use common::{Env, id_of};
 
-fn verify(store: &Store, token: &str, path: Option<&str>) -> Verdict {
+fn verifier(db: &Path) -> Verifier {
+    Verifier::new(Store::open(db).unwrap())
+}
+
+fn verify(store: &mut Verifier, token: &str, path: Option<&str>) -> Verdict {
+    let check = Check {
+        path,
+        ..Check::default()
+    };
     store
-        .verify(&Credential::new(token, Source::Argument), path)
+        .verify(&Credential::new(token, Source::Argument), &check)
         .expect("verify")
 }
 
 /// The reason a token is rejected for, or `None` when it is valid; checked twice, so the
-/// second answer comes from what the store remembered when there is anything to remember.
+/// second answer comes from what the verifier remembered when there is anything to remember.
 #[track_caller]
-fn reason(store: &Store, token: &str, path: Option<&str>) -> Option<Reason> {
+fn reason(store: &mut Verifier, token: &str, path: Option<&str>) -> Option<Reason> {
     let first = verify(store, token, path);
     let second = verify(store, token, path);
     assert_eq!(first, second, "the same answer twice in a row");
@@ -46,56 +57,56 @@ fn every_command_shows_in_the_next_verification(wal: bool) {
     if wal {
         to_wal(&env.db);
     }
-    let store = Store::open(&env.db).unwrap();
+    let store = &mut verifier(&env.db);
     let run = |args: &[&str]| {
         env.run(args).code(0);
     };
-    assert_eq!(reason(&store, &token, Some("/api/items")), None);
-    assert_eq!(reason(&store, &other, None), None);
+    assert_eq!(reason(store, &token, Some("/api/items")), None);
+    assert_eq!(reason(store, &other, None), None);
 
     run(&["disable", "svc/web"]);
-    assert_eq!(reason(&store, &token, None), Some(Reason::Disabled));
-    assert_eq!(reason(&store, &other, None), None, "other keys unchanged");
+    assert_eq!(reason(store, &token, None), Some(Reason::Disabled));
+    assert_eq!(reason(store, &other, None), None, "other keys unchanged");
     run(&["enable", "svc/web"]);
-    assert_eq!(reason(&store, &token, Some("/api/items")), None);
+    assert_eq!(reason(store, &token, Some("/api/items")), None);
 
     run(&["path", "svc/web", "/v2"]);
     assert_eq!(
-        reason(&store, &token, Some("/api/items")),
+        reason(store, &token, Some("/api/items")),
         Some(Reason::PathNotAllowed)
     );
-    assert_eq!(reason(&store, &token, Some("/v2/items")), None);
+    assert_eq!(reason(store, &token, Some("/v2/items")), None);
     run(&["path", "svc/web", "--clear"]);
-    assert_eq!(reason(&store, &token, Some("/api/items")), None);
+    assert_eq!(reason(store, &token, Some("/api/items")), None);
 
     run(&["expire", "svc/web", "now"]);
-    assert_eq!(reason(&store, &token, None), Some(Reason::Expired));
+    assert_eq!(reason(store, &token, None), Some(Reason::Expired));
     run(&["expire", "svc/web", "--never"]);
-    assert_eq!(reason(&store, &token, None), None);
+    assert_eq!(reason(store, &token, None), None);
 
     let out = env.run(&["reset", "svc/web", "--grace", "1h"]);
     out.code(0);
     let second = out.stdout.trim().to_owned();
-    let during_grace = verify(&store, &token, None);
-    assert_eq!(verify(&store, &token, None), during_grace);
+    let during_grace = verify(store, &token, None);
+    assert_eq!(verify(store, &token, None), during_grace);
     assert!(
         during_grace.valid && during_grace.superseded,
         "{during_grace:?}"
     );
-    assert_eq!(reason(&store, &second, None), None);
+    assert_eq!(reason(store, &second, None), None);
 
     let out = env.run(&["reset", "svc/web"]);
     out.code(0);
     let third = out.stdout.trim().to_owned();
-    assert_eq!(reason(&store, &token, None), Some(Reason::Unknown));
-    assert_eq!(reason(&store, &second, None), Some(Reason::Unknown));
-    assert_eq!(reason(&store, &third, None), None);
+    assert_eq!(reason(store, &token, None), Some(Reason::Unknown));
+    assert_eq!(reason(store, &second, None), Some(Reason::Unknown));
+    assert_eq!(reason(store, &third, None), None);
 
     run(&["delete", "--yes", "svc/web"]);
-    assert_eq!(reason(&store, &third, None), Some(Reason::Revoked));
+    assert_eq!(reason(store, &third, None), Some(Reason::Revoked));
     run(&["delete", "--yes", "--purge", id_of(&third)]);
-    assert_eq!(reason(&store, &third, None), Some(Reason::Unknown));
-    assert_eq!(reason(&store, &other, None), None);
+    assert_eq!(reason(store, &third, None), Some(Reason::Unknown));
+    assert_eq!(reason(store, &other, None), None);
 }
 
 #[test]
@@ -114,16 +125,16 @@ fn a_remembered_key_is_answered_while_a_writer_holds_the_store() {
     // the store remembers needs no lock, and nothing has been committed meanwhile.
     let env = Env::new();
     let token = env.create(&["--user", "svc"]);
-    let store = Store::open(&env.db).unwrap();
-    assert_eq!(reason(&store, &token, None), None);
+    let store = &mut verifier(&env.db);
+    assert_eq!(reason(store, &token, None), None);
     let writer = Connection::open(&env.db).unwrap();
     writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
     writer
         .execute("UPDATE keys SET deleted = 1", [])
         .expect("revoke inside the open transaction");
-    assert_eq!(reason(&store, &token, None), None, "not committed yet");
+    assert_eq!(reason(store, &token, None), None, "not committed yet");
     writer.execute_batch("COMMIT").unwrap();
-    assert_eq!(reason(&store, &token, None), Some(Reason::Revoked));
+    assert_eq!(reason(store, &token, None), Some(Reason::Revoked));
 }
 
 #[test]
@@ -133,11 +144,11 @@ fn writes_in_exclusive_locking_mode_show_once_the_writer_lets_go() {
     let env = Env::new();
     let a = env.create(&["--user", "svc", "--name", "a"]);
     let b = env.create(&["--user", "svc", "--name", "b"]);
-    let store = Store::open(&env.db).unwrap();
+    let store = &mut verifier(&env.db);
     // Twice round: the first verification of each key records its last use, a change to
     // the store that makes it forget what it read before.
     for token in [&a, &b, &a, &b] {
-        assert_eq!(reason(&store, token, None), None);
+        assert_eq!(reason(store, token, None), None);
     }
     let writer = Connection::open(&env.db).unwrap();
     writer
@@ -150,28 +161,32 @@ fn writes_in_exclusive_locking_mode_show_once_the_writer_lets_go() {
         .execute("UPDATE keys SET deleted = 1 WHERE name = 'b'", [])
         .unwrap();
     drop(writer);
-    assert_eq!(reason(&store, &a, None), Some(Reason::Disabled));
-    assert_eq!(reason(&store, &b, None), Some(Reason::Revoked));
+    assert_eq!(reason(store, &a, None), Some(Reason::Disabled));
+    assert_eq!(reason(store, &b, None), Some(Reason::Revoked));
 }
 
 #[test]
 fn last_use_is_recorded_at_most_once_a_minute() {
     let env = Env::new();
     let token = env.create(&["--user", "svc"]);
-    let store = Store::open(&env.db).unwrap();
+    let t = Arc::new(AtomicI64::new(common::now()));
+    let clock = {
+        let t = Arc::clone(&t);
+        Clock::new(move || Timestamp(t.load(Ordering::SeqCst)))
+    };
+    let options = Options {
+        clock,
+        ..Options::default()
+    };
+    let mut store = Verifier::new(Store::open_with(&env.db, &options).unwrap());
     let last_used = || {
         let out = env.run(&["show", id_of(&token), "--json"]);
         out.code(0);
         out.json()["last_used"].clone()
     };
-    let at = |t: i64| {
-        let v = store
-            .verify_at(
-                &Credential::new(&*token, Source::Argument),
-                None,
-                Timestamp(t),
-            )
-            .unwrap();
+    let mut at = |now: i64| {
+        t.store(now, Ordering::SeqCst);
+        let v = verify(&mut store, &token, None);
         assert!(v.valid, "{v:?}");
     };
     let t0 = common::now();
@@ -220,13 +235,13 @@ fn opening_a_store_keeps_the_locks_of_other_connections() {
 }
 
 #[test]
-fn a_store_can_move_to_another_thread() {
+fn a_verifier_can_move_to_another_thread() {
     fn send<T: Send>(_: &T) {}
     let env = Env::new();
     let token = env.create(&["--user", "svc"]);
-    let store = Store::open(&env.db).unwrap();
+    let mut store = verifier(&env.db);
     send(&store);
-    let verdict = std::thread::spawn(move || verify(&store, &token, None))
+    let verdict = std::thread::spawn(move || verify(&mut store, &token, None))
         .join()
         .unwrap();
     assert!(verdict.valid, "{verdict:?}");

@@ -15,7 +15,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Env, Out, id_of};
-use keyctl::store::{BUSY_TIMEOUT, schema};
+use keyctl::store::sqlite::schema;
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -446,10 +446,14 @@ fn a_full_disk_while_making_a_new_store_leaves_nothing_half_made() {
 // ---------------------------------------------------------------------------------------
 // Lock contention
 
-/// Longest any keyctl may take while another process holds the lock: the busy timeout plus
+/// The lock timeout these tests give keyctl (`KEYCTL_LOCK_TIMEOUT`): short, so they run
+/// fast; the default works the same way, only longer.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Longest any keyctl may take while another process holds the lock: the lock timeout plus
 /// generous slack for a loaded machine. Past it, the test kills keyctl and fails (a hang).
 fn hang_limit() -> Duration {
-    BUSY_TIMEOUT + Duration::from_secs(10)
+    LOCK_TIMEOUT + Duration::from_secs(10)
 }
 
 #[test]
@@ -477,12 +481,18 @@ fn a_store_locked_past_the_busy_timeout_fails_every_command_cleanly() {
     let mut children: Vec<(String, Child)> = commands
         .iter()
         .map(|args| {
-            let child = env.command().args(args).spawn().expect("spawn keyctl");
+            let child = env
+                .command()
+                .env("KEYCTL_LOCK_TIMEOUT", "1")
+                .args(args)
+                .spawn()
+                .expect("spawn keyctl");
             (args.join(" "), child)
         })
         .collect();
     let mut verify = env
         .command()
+        .env("KEYCTL_LOCK_TIMEOUT", "1")
         .arg("verify")
         .stdin(Stdio::piped())
         .spawn()
@@ -498,14 +508,16 @@ fn a_store_locked_past_the_busy_timeout_fails_every_command_cleanly() {
         let (out, took) = wait_bounded(child, started, hang_limit());
         out.code(4);
         assert!(
-            out.stderr.contains("is busy") && out.stderr.contains("nothing was changed"),
+            out.stderr.contains("is busy")
+                && out.stderr.contains("more than 1 s")
+                && out.stderr.contains("nothing was changed"),
             "{what}: the message says the store is busy: {}",
             out.stderr
         );
         assert_eq!(out.stdout, "", "{what}: nothing on stdout");
         // It queued for the whole timeout before giving up, rather than failing at once.
         assert!(
-            took >= BUSY_TIMEOUT - Duration::from_millis(500),
+            took >= LOCK_TIMEOUT - Duration::from_millis(200),
             "{what} gave up after {took:?}"
         );
     }
@@ -534,6 +546,7 @@ fn readers_answer_while_a_writer_holds_the_lock_and_writers_time_out() {
     let started = Instant::now();
     let create = env
         .command()
+        .env("KEYCTL_LOCK_TIMEOUT", "1")
         .args(["create", "--user", "svc"])
         .spawn()
         .unwrap();
@@ -547,7 +560,7 @@ fn readers_answer_while_a_writer_holds_the_lock_and_writers_time_out() {
     assert!(out.json()["description"].is_null(), "no dirty read");
     env.run(&["list"]).code(0);
     assert!(
-        t0.elapsed() < BUSY_TIMEOUT,
+        t0.elapsed() < keyctl::store::DEFAULT_LOCK_TIMEOUT,
         "readers did not wait for the writer ({:?})",
         t0.elapsed()
     );
@@ -557,7 +570,7 @@ fn readers_answer_while_a_writer_holds_the_lock_and_writers_time_out() {
     assert!(out.stderr.contains("is busy"), "{}", out.stderr);
     assert_eq!(out.stdout, "");
     assert!(
-        took >= BUSY_TIMEOUT - Duration::from_millis(500),
+        took >= LOCK_TIMEOUT - Duration::from_millis(200),
         "{took:?}"
     );
 
@@ -1186,7 +1199,7 @@ fn hostile_and_almost_right_tokens_and_requests_are_rejected_and_change_nothing(
         // Headers and URLs.
         case(1, &["verify", "--header", "x-api-key: \u{1b}[31m"]).reason("malformed"),
         case(1, &["verify", "--header", "x-auth-key: ' OR 1=1 --"]).reason("malformed"),
-        case(1, &["verify", "--header", "no colon at all"]).reason("malformed"),
+        case(2, &["verify", "--header", "no colon at all"]),
         // An unknown header, however long, is no credential.
         case(
             1,
@@ -1392,66 +1405,24 @@ fn control_characters_planted_in_the_store_are_never_printed_raw() {
     ];
     let no_controls = |s: &str| !s.chars().any(|c| c.is_control() && c != '\n');
     for (what, out) in &runs {
+        // Values keyctl never writes: refused, naming the key and what is wrong.
+        out.code(4);
         assert!(
-            out.code == 0 || (what.starts_with("verify") && out.code == 1),
-            "{what}: {out:?}"
+            out.stderr.contains("a value keyctl did not write"),
+            "{what}: {}",
+            out.stderr
         );
-        if what.ends_with("--json") {
-            // JSON escapes C0 controls (\u001b); it is data for programs, not a terminal.
-            assert!(
-                !out.stdout.chars().any(|c| c < ' ' && c != '\n'),
-                "{what}: raw control characters in JSON: {:?}",
-                out.stdout
-            );
-        } else {
-            assert!(
-                no_controls(&out.stdout),
-                "{what}: raw control characters on stdout: {:?}",
-                out.stdout
-            );
-        }
+        assert_eq!(out.stdout, "", "{what}");
         assert!(
             no_controls(&out.stderr),
             "{what}: raw control characters on stderr: {:?}",
             out.stderr
         );
     }
-    let show = &runs[3].1;
     assert!(
-        show.stdout.contains("\\u{1b}[31m"),
+        runs[0].1.stderr.contains("\\u{1b}[31m"),
         "shown escaped: {}",
-        show.stdout
-    );
-
-    // A table on a real terminal (box drawing) escapes them too.
-    let script = std::process::Command::new("script")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if script.is_err() {
-        eprintln!("skipped the terminal part: util-linux `script` is not installed");
-        return;
-    }
-    let out: Out = env
-        .command_of("script")
-        .args(["-qec", "stty cols 200; \"$KEYCTL\" list --all", "/dev/null"])
-        .env("KEYCTL", env!("CARGO_BIN_EXE_keyctl"))
-        .output()
-        .unwrap()
-        .into();
-    out.code(0);
-    assert!(
-        out.stdout.contains('─') || out.stdout.contains('━'),
-        "a table: {}",
-        out.stdout
-    );
-    assert!(
-        !out.stdout
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r'),
-        "terminal table: {:?}",
-        out.stdout
+        runs[0].1.stderr
     );
 }
 

@@ -275,19 +275,53 @@ fn a_newer_store_is_refused_with_a_hint_to_upgrade() {
 }
 
 #[test]
-fn an_empty_file_is_initialised() {
+fn an_empty_file_is_made_a_store_only_by_a_writing_command_of_its_owner() {
     let env = Env::new();
     fs::create_dir_all(env.db.parent().unwrap()).unwrap();
     fs::write(&env.db, b"").unwrap();
+    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o644)).unwrap();
+    // Reading commands never write: the file stays empty, and its mode as it was.
+    for args in [&["list"][..], &["show", "svc/x"], &["verify", "kc_x"]] {
+        let out = env.run(args);
+        out.code(4);
+        assert!(
+            out.stderr.contains("empty file"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        let meta = fs::metadata(&env.db).unwrap();
+        assert_eq!((meta.len(), meta.permissions().mode() & 0o777), (0, 0o644));
+    }
+    // A writing command of the owner makes it a store, private first.
     let t = env.create(&["--user", "svc"]);
     assert_eq!(env.verify(&t, &[]).0, 0);
+    assert_eq!(mode(&env.db), 0o600);
+}
 
-    // Also by a reading command.
+#[test]
+fn an_empty_file_of_another_user_is_left_untouched() {
+    if !common::is_root() {
+        common::skip("only root can make a file owned by another user");
+        return;
+    }
+    // A world-writable empty file planted by someone else in a shared directory.
     let env = Env::new();
     fs::create_dir_all(env.db.parent().unwrap()).unwrap();
     fs::write(&env.db, b"").unwrap();
-    assert_eq!(env.run(&["list", "--json"]).code(0).stdout.trim(), "[]");
-    env.create(&["--user", "svc"]);
+    std::os::unix::fs::chown(&env.db, Some(65534), Some(65534)).unwrap();
+    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o666)).unwrap();
+    for args in [&["create", "--user", "svc"][..], &["reset", "svc/x"]] {
+        let out = env.run(args);
+        out.code(4);
+        assert!(
+            out.stderr.contains("owned by another user"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(out.stdout, "");
+        let meta = fs::metadata(&env.db).unwrap();
+        assert_eq!((meta.len(), meta.permissions().mode() & 0o777), (0, 0o666));
+    }
 }
 
 #[test]

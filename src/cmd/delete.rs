@@ -5,17 +5,18 @@ use std::process::ExitCode;
 use super::{Ctx, output};
 use crate::cli::DeleteArgs;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::key::KeyRef;
+use crate::store::Access;
 
 pub fn run(args: DeleteArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let mut store = Store::open(&ctx.db)?;
-    let key = store.key(&args.key, ctx.now)?;
+    let mut store = ctx.open(Access::Write)?;
+    let key = store.key(&args.key)?;
     let (verb, done) = if args.purge {
         ("Remove", "was removed from the store")
     } else if key.deleted.is_some() {
         output::note(&format!(
             "key {} was already revoked",
-            output::sanitize(&key.label())
+            output::sanitize(key.label())
         ));
         if ctx.json {
             output::json(&key)?;
@@ -26,14 +27,16 @@ pub fn run(args: DeleteArgs, ctx: &Ctx) -> Result<ExitCode> {
     };
     if !args.yes {
         confirm(
-            &format!("{verb} key {}?", output::sanitize(&key.label())),
+            &format!("{verb} key {}?", output::sanitize(key.label())),
             ctx,
         )?;
     }
+    // The key confirmed, by id: not whatever USER/NAME names by now.
+    let confirmed = KeyRef::Id(key.id);
     let key = if args.purge {
-        store.purge(&args.key, ctx.now)?
+        store.purge(&confirmed)?
     } else {
-        store.revoke(&args.key, ctx.now)?
+        store.revoke(&confirmed)?.key
     };
     output::changed(&key, ctx.json, done)?;
     Ok(ExitCode::SUCCESS)

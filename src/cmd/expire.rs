@@ -3,24 +3,21 @@
 use std::process::ExitCode;
 
 use super::{Ctx, output};
-use crate::cli::{ExpireArgs, ExpireIn};
-use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::cli::ExpireArgs;
+use crate::error::Result;
+use crate::store::Access;
+use crate::time::Expiry;
 
 pub fn run(args: ExpireArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let expires = match (args.duration, args.at) {
-        (Some(ExpireIn::Now), _) => Some(ctx.now),
-        (Some(ExpireIn::Seconds(secs)), _) => Some(ctx.now.plus(secs).ok_or_else(|| {
-            Error::Invalid(format!(
-                "{secs} seconds from now would be after the year 9999"
-            ))
-        })?),
-        (None, at) => at,
+    let expiry = match (args.duration, args.at) {
+        (Some(e), _) => e,
+        (None, Some(at)) => Expiry::At(at),
+        (None, None) => Expiry::Never,
     };
-    let mut store = Store::open(&ctx.db)?;
-    let key = store.set_expiry(&args.key, expires, ctx.now)?;
+    let mut store = ctx.open(Access::Write)?;
+    let key = store.set_expiry(&args.key, expiry)?;
     let what = match key.expires {
-        Some(t) if t <= ctx.now => format!("expired at {t}"),
+        Some(t) if key.status == crate::key::Status::Expired => format!("expired at {t}"),
         Some(t) => format!("expires at {t}"),
         None => "never expires".to_owned(),
     };

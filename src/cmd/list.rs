@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use super::{Ctx, output};
 use crate::cli::ListArgs;
 use crate::error::Result;
-use crate::store::{ListFilter, Store};
+use crate::store::{Access, ListFilter};
 
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let store = Store::open(&ctx.db)?;
+    let store = ctx.open(Access::Read)?;
     let filter = ListFilter {
         user: args.user,
         all: args.all,
@@ -18,10 +18,10 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode> {
     };
     if ctx.json {
         // Streamed: `list --json` on a large store runs in constant memory.
-        return output::json_array(|emit| store.for_each_key(&filter, ctx.now, emit))
+        return output::json_array(|emit| store.for_each_key(&filter, emit))
             .map(|()| ExitCode::SUCCESS);
     }
-    let keys = store.list(&filter, ctx.now)?;
+    let keys = store.list(&filter)?;
     if keys.is_empty() {
         output::note("no keys");
     } else {

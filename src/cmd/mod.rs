@@ -13,13 +13,15 @@ mod reset;
 mod show;
 mod verify;
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
-use crate::time::Timestamp;
+use crate::store::{Access, Options, Store};
+use crate::time::Clock;
 
 /// Everything a command needs to know about how it was run, resolved once.
 #[derive(Debug)]
@@ -32,15 +34,41 @@ pub struct Ctx {
     pub stdin_tty: bool,
     /// Whether tables may use box drawing (stdout a terminal, NO_COLOR unset, TERM not dumb).
     pub decorate: bool,
-    /// The time of the command, to the second.
-    pub now: Timestamp,
+    /// How long to wait for another process's lock.
+    pub lock_timeout: std::time::Duration,
+}
+
+/// The environment variables keyctl reads, resolved once; tests build this by hand.
+#[derive(Debug, Default)]
+pub struct Environment {
+    /// `KEYCTL_DB`; empty counts as unset.
+    pub db: Option<OsString>,
+    /// `KEYCTL_LOCK_TIMEOUT`.
+    pub lock_timeout: Option<OsString>,
+}
+
+impl Environment {
+    /// Read from the process environment.
+    pub fn read() -> Environment {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        Environment {
+            db: var("KEYCTL_DB"),
+            lock_timeout: var("KEYCTL_LOCK_TIMEOUT"),
+        }
+    }
 }
 
 impl Ctx {
-    fn new(cli: &Cli) -> Result<Ctx> {
-        let db = match &cli.db {
-            Some(p) if !p.as_os_str().is_empty() => p.clone(),
-            _ => directories::ProjectDirs::from("", "", "keyctl")
+    fn new(cli: &Cli, env: Environment) -> Result<Ctx> {
+        // --db wins over KEYCTL_DB, which wins over the default; empty means unset.
+        let db = match cli
+            .db
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty())
+            .or(env.db.map(PathBuf::from))
+        {
+            Some(p) => p,
+            None => directories::ProjectDirs::from("", "", "keyctl")
                 .map(|d| d.data_dir().join("keys.db"))
                 .ok_or_else(|| {
                     Error::Store(
@@ -48,6 +76,16 @@ impl Ctx {
                             .into(),
                     )
                 })?,
+        };
+        let lock_timeout = match env.lock_timeout {
+            None => crate::store::DEFAULT_LOCK_TIMEOUT,
+            Some(v) => {
+                let text = v.to_string_lossy();
+                let d: crate::time::Duration = text
+                    .parse()
+                    .map_err(|e| Error::Invalid(format!("KEYCTL_LOCK_TIMEOUT: {e}")))?;
+                std::time::Duration::from_secs(d.secs().unsigned_abs())
+            }
         };
         let stdout_tty = std::io::stdout().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -57,34 +95,85 @@ impl Ctx {
             json: cli.json,
             stdin_tty: std::io::stdin().is_terminal(),
             decorate: stdout_tty && !no_color && !dumb,
-            now: Timestamp::now(),
+            lock_timeout,
         })
+    }
+
+    /// Open the store for what the command does.
+    pub fn open(&self, access: Access) -> Result<Store> {
+        Store::open_with(
+            &self.db,
+            &Options {
+                access,
+                lock_timeout: self.lock_timeout,
+                clock: Clock::system(),
+            },
+        )
     }
 }
 
 /// Report a command-line error (exit 2) or print help or version (exit 0). The message
 /// repeats what was typed, so control characters in it are escaped before they reach a
-/// terminal.
+/// terminal, and anything shaped like a token is left out.
 pub fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     if !e.use_stderr() {
         e.exit();
     }
-    let text = e.render().to_string();
-    let safe: String = text
-        .chars()
-        .map(|c| match c {
-            '\n' => "\n".to_owned(),
-            c if c.is_control() => c.escape_default().to_string(),
-            c => c.to_string(),
-        })
-        .collect();
-    eprint!("{safe}");
+    let mut text = e.render().to_string();
+    let invalid_subcommand = match e.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let invalid_arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let tip = match (e.kind(), invalid_subcommand, invalid_arg) {
+        (ErrorKind::InvalidSubcommand, Some("version"), _) => {
+            Some("tip: keyctl prints its version with `keyctl --version`")
+        }
+        (ErrorKind::UnknownArgument, _, Some("--force" | "-f")) => {
+            Some("tip: to skip the confirmation, use `--yes`")
+        }
+        _ => None,
+    };
+    if let Some(tip) = tip {
+        text = format!("{}\n\n{tip}\n", text.trim_end());
+    }
+    output::note_raw(&redact(&text));
     ExitCode::from(crate::error::EXIT_USAGE)
 }
 
+/// Text safe to print: control characters (but newlines) escaped, and every word shaped
+/// like a token replaced.
+pub fn redact(text: &str) -> String {
+    text.split_inclusive(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+        .map(|word| {
+            if crate::token::contains_token(word) {
+                let end = word
+                    .chars()
+                    .last()
+                    .filter(|c| c.is_whitespace() || *c == '\'' || *c == '"')
+                    .map(String::from)
+                    .unwrap_or_default();
+                format!("(token not shown){end}")
+            } else {
+                word.chars()
+                    .map(|c| match c {
+                        '\n' => "\n".to_owned(),
+                        c if c.is_control() => c.escape_default().to_string(),
+                        c => c.to_string(),
+                    })
+                    .collect()
+            }
+        })
+        .collect()
+}
+
 /// Run the parsed command line; returns the exit code for a completed command.
-pub fn run(cli: Cli) -> Result<ExitCode> {
-    let ctx = Ctx::new(&cli)?;
+pub fn run(cli: Cli, env: Environment) -> Result<ExitCode> {
+    let ctx = Ctx::new(&cli, env)?;
     match cli.command {
         Command::Create(args) => create::run(args, &ctx),
         Command::List(args) => list::run(args, &ctx),
@@ -98,4 +187,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prune(args) => prune::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
     }
+}
+
+/// Print a failed command's error on stderr, once.
+pub fn report(e: &Error) {
+    output::note(&e.to_string());
 }

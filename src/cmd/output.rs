@@ -6,18 +6,23 @@ use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer as _};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::key::Key;
+use crate::store::{Store, Undo};
+use crate::token::Token;
 
 /// Print `value` as JSON on stdout.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    json_to(&mut std::io::stdout().lock(), value).map_err(Error::Output)
+}
+
+fn json_to<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> std::io::Result<()> {
     // Stdout is line-buffered: without a buffer of its own, each line of pretty JSON would
     // be a write(2) of its own.
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = BufWriter::new(out);
     serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
     writeln!(out)?;
-    out.flush()?;
-    Ok(())
+    out.flush()
 }
 
 /// Print a JSON array on stdout as `fill` hands over its elements, so that a long list is
@@ -27,21 +32,17 @@ pub fn json_array<T: Serialize>(
     fill: impl FnOnce(&mut dyn FnMut(T) -> Result<()>) -> Result<()>,
 ) -> Result<()> {
     let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let io = |e: serde_json::Error| Error::Output(e.into());
     let filled = {
         let mut ser = serde_json::Serializer::pretty(&mut out);
-        let mut seq = ser.serialize_seq(None).map_err(std::io::Error::from)?;
-        fill(&mut |item| {
-            seq.serialize_element(&item)
-                .map_err(|e| std::io::Error::from(e).into())
-        })
-        .and_then(|()| Ok(seq.end().map_err(std::io::Error::from)?))
+        let mut seq = ser.serialize_seq(None).map_err(io)?;
+        fill(&mut |item| seq.serialize_element(&item).map_err(io))
+            .and_then(|()| seq.end().map_err(io))
     };
     match filled {
-        Ok(()) => {
-            writeln!(out)?;
-            out.flush()?;
-            Ok(())
-        }
+        Ok(()) => writeln!(out)
+            .and_then(|()| out.flush())
+            .map_err(Error::Output),
         Err(e) => {
             // Drop what is buffered instead of printing half an array.
             let _ = out.into_parts();
@@ -53,18 +54,25 @@ pub fn json_array<T: Serialize>(
 /// Print one line of data on stdout.
 pub fn line(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")?;
-    out.flush()?;
-    Ok(())
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(Error::Output)
 }
 
-/// A note for the person at the terminal, on stderr.
+/// A note for the person at the terminal, on stderr. A note that cannot be written is
+/// dropped: it never fails a command, let alone aborts one.
 pub fn note(text: &str) {
-    eprintln!("keyctl: {text}");
+    note_raw(&format!("keyctl: {text}\n"));
+}
+
+/// Text on stderr as it is, if stderr takes it.
+pub fn note_raw(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Make user-supplied text safe for a terminal: control characters are shown escaped.
-pub fn sanitize(text: &str) -> String {
+pub fn sanitize(text: impl AsRef<str>) -> String {
+    let text = text.as_ref();
     if text.chars().any(char::is_control) {
         text.chars()
             .map(|c| {
@@ -92,7 +100,7 @@ fn join_times(times: &[crate::time::Timestamp]) -> String {
 }
 
 fn or_dash(v: Option<impl ToString>) -> String {
-    v.map_or_else(|| "-".to_owned(), |v| sanitize(&v.to_string()))
+    v.map_or_else(|| "-".to_owned(), |v| sanitize(v.to_string()))
 }
 
 /// Print keys as a table fitted to the terminal, or plain columns when not a terminal.
@@ -128,7 +136,7 @@ pub fn key_table(keys: &[Key], decorate: bool) -> Result<()> {
             if k.paths.is_empty() {
                 "-".to_owned()
             } else {
-                sanitize(&k.paths.join(","))
+                sanitize(k.paths.join(","))
             },
             or_dash(k.last_used),
             k.created.to_string(),
@@ -136,7 +144,7 @@ pub fn key_table(keys: &[Key], decorate: bool) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     for row in table.lines() {
-        writeln!(out, "{}", row.trim_end())?;
+        writeln!(out, "{}", row.trim_end()).map_err(Error::Output)?;
     }
     Ok(())
 }
@@ -155,7 +163,7 @@ pub fn key_details(k: &Key) -> Result<()> {
             if k.paths.is_empty() {
                 "-".into()
             } else {
-                sanitize(&k.paths.join(" "))
+                sanitize(k.paths.join(" "))
             },
         ),
         ("created", k.created.to_string()),
@@ -168,7 +176,7 @@ pub fn key_details(k: &Key) -> Result<()> {
     ];
     let mut out = std::io::stdout().lock();
     for (name, value) in fields {
-        writeln!(out, "{name:<12} {value}")?;
+        writeln!(out, "{name:<12} {value}").map_err(Error::Output)?;
     }
     Ok(())
 }
@@ -182,12 +190,40 @@ pub struct WithToken<'a> {
 }
 
 /// Print a freshly issued token (create, reset): the token alone, or JSON with the key.
-pub fn issued(key: &Key, token: &str, as_json: bool) -> Result<()> {
-    if as_json {
-        json(&WithToken { key, token })
+/// When it cannot be written in full, the change that made it is undone, so that no
+/// secret the caller never received is left working (or, for a reset, a working one
+/// replaced by it); `undone` says what that means in the error.
+pub fn deliver(
+    store: &mut Store,
+    key: &Key,
+    token: &Token,
+    undo: &Undo,
+    as_json: bool,
+    undone: &str,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let written = if as_json {
+        json_to(
+            &mut out,
+            &WithToken {
+                key,
+                token: token.reveal(),
+            },
+        )
     } else {
-        line(token)
-    }
+        writeln!(out, "{}", token.reveal()).and_then(|()| out.flush())
+    };
+    drop(out);
+    let Err(e) = written else {
+        return Ok(());
+    };
+    let why = e.kind();
+    Err(Error::Undelivered(match store.undo(undo) {
+        Ok(()) => format!("cannot write the token to stdout ({why}); {undone}"),
+        Err(undo_error) => format!(
+            "cannot write the token to stdout ({why}), and undoing the change failed too: {undo_error}"
+        ),
+    }))
 }
 
 /// After a change: the key as JSON when asked, and a note on stderr either way.
@@ -195,6 +231,6 @@ pub fn changed(key: &Key, as_json: bool, what: &str) -> Result<()> {
     if as_json {
         json(key)?;
     }
-    note(&format!("key {} {what}", sanitize(&key.label())));
+    note(&format!("key {} {what}", sanitize(key.label())));
     Ok(())
 }

@@ -4,17 +4,18 @@ use std::process::ExitCode;
 
 use super::{Ctx, output};
 use crate::cli::PathArgs;
-use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::error::Result;
+use crate::paths::PathPrefixes;
+use crate::store::Access;
 
 pub fn run(args: PathArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let paths = crate::paths::validate_prefixes(&args.prefixes).map_err(Error::Invalid)?;
-    let mut store = Store::open(&ctx.db)?;
-    let key = store.set_paths(&args.key, &paths, ctx.now)?;
+    let paths = PathPrefixes::new(args.prefixes)?;
+    let mut store = ctx.open(Access::Write)?;
+    let key = store.set_paths(&args.key, &paths)?;
     let what = if key.paths.is_empty() {
         "is good for any path".to_owned()
     } else {
-        format!("is restricted to {}", key.paths.join(" "))
+        format!("is restricted to {}", output::sanitize(key.paths.join(" ")))
     };
     output::changed(&key, ctx.json, &what)?;
     Ok(ExitCode::SUCCESS)

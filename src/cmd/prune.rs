@@ -6,35 +6,34 @@ use serde::Serialize;
 
 use super::{Ctx, delete::confirm, output};
 use crate::cli::PruneArgs;
-use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::error::Result;
+use crate::names::KeyId;
+use crate::store::Access;
 
 #[derive(Serialize)]
 struct Pruned {
     purged: usize,
-    ids: Vec<String>,
+    ids: Vec<KeyId>,
 }
 
 pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let cutoff = ctx
-        .now
-        .plus(-args.older_than)
-        .ok_or_else(|| Error::Invalid(format!("--older-than {}: too far back", args.older_than)))?;
-    let mut store = Store::open(&ctx.db)?;
-    let candidates = store.prunable(cutoff, ctx.now)?;
+    let mut store = ctx.open(Access::Write)?;
+    let candidates = store.prunable(args.older_than)?;
     let ids = if candidates.is_empty() {
         Vec::new()
     } else {
         if !args.yes {
             confirm(
                 &format!(
-                    "Remove {} key(s) revoked or expired before {cutoff}?",
-                    candidates.len()
+                    "Remove {} key(s) revoked or expired more than {} ago?",
+                    candidates.len(),
+                    args.older_than
                 ),
                 ctx,
             )?;
         }
-        store.prune(cutoff)?
+        let ids: Vec<KeyId> = candidates.into_iter().map(|k| k.id).collect();
+        store.prune(&ids, args.older_than)?
     };
     if ctx.json {
         output::json(&Pruned {

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use crate::cli::{Cli, Command, VerifyArgs};
 
-/// The parsed command line, when it is a plain `verify`; `env_db` is `KEYCTL_DB`.
-pub fn parse(args: &[OsString], env_db: Option<OsString>) -> Option<Cli> {
+/// The parsed command line, when it is a plain `verify`.
+pub fn parse(args: &[OsString]) -> Option<Cli> {
     let mut db: Option<OsString> = None;
     let mut path: Option<String> = None;
     let mut json = false;
@@ -43,7 +43,7 @@ pub fn parse(args: &[OsString], env_db: Option<OsString>) -> Option<Cli> {
     }
     verify.then_some(())?;
     Some(Cli {
-        db: db.or(env_db.filter(|v| !v.is_empty())).map(PathBuf::from),
+        db: db.map(PathBuf::from),
         json,
         command: Command::Verify(VerifyArgs {
             token: None,
@@ -53,6 +53,7 @@ pub fn parse(args: &[OsString], env_db: Option<OsString>) -> Option<Cli> {
             request: false,
             basic_user: None,
             require_tls: false,
+            current: false,
         }),
     })
 }
@@ -66,7 +67,7 @@ fn value<T: AsRef<OsStr> + ?Sized>(v: Option<&T>) -> Option<&OsStr> {
 
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, Parser};
+    use clap::Parser;
     use proptest::prelude::*;
 
     use super::*;
@@ -84,7 +85,7 @@ mod tests {
     }
 
     fn quick(args: &[OsString]) -> Option<String> {
-        parse(args, std::env::var_os("KEYCTL_DB")).map(|c| format!("{c:?}"))
+        parse(args).map(|c| format!("{c:?}"))
     }
 
     #[test]
@@ -129,18 +130,10 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_store_from_the_environment_like_clap() {
-        let db = Cli::command()
-            .get_arguments()
-            .find(|a| a.get_id() == "db")
-            .and_then(|a| a.get_env().map(OsStr::to_owned));
-        assert_eq!(db.as_deref(), Some(OsStr::new("KEYCTL_DB")));
-        let env = |v: &str| Some(OsString::from(v));
-        let cli = parse(&argv(&["verify"]), env("/e.db")).unwrap();
-        assert_eq!(cli.db.as_deref(), Some(std::path::Path::new("/e.db")));
-        let cli = parse(&argv(&["--db", "/a.db", "verify"]), env("/e.db")).unwrap();
-        assert_eq!(cli.db.as_deref(), Some(std::path::Path::new("/a.db")));
-        assert_eq!(parse(&argv(&["verify"]), env("")).unwrap().db, None);
+    fn leaves_the_environment_to_the_caller_as_clap_does() {
+        // KEYCTL_DB is read once, in cmd::Environment, for both.
+        assert_eq!(parse(&argv(&["verify"])).unwrap().db, None);
+        assert_eq!(Cli::try_parse_from(argv(&["verify"])).unwrap().db, None);
     }
 
     proptest! {

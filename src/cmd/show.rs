@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use super::{Ctx, output};
 use crate::cli::ShowArgs;
 use crate::error::Result;
-use crate::store::Store;
+use crate::store::Access;
 
 pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let key = Store::open(&ctx.db)?.key(&args.key, ctx.now)?;
+    let key = ctx.open(Access::Read)?.key(&args.key)?;
     if ctx.json {
         output::json(&key)?;
     } else {

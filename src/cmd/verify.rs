@@ -7,8 +7,8 @@ use super::{Ctx, output};
 use crate::cli::VerifyArgs;
 use crate::credential::{Credential, Options, Presented, Source};
 use crate::error::{EXIT_REJECTED, Error, Result};
-use crate::store::Store;
-use crate::verify::{Reason, RequestCheck, Verdict};
+use crate::store::Access;
+use crate::verify::{Check, Reason, Verdict, Verifier};
 
 /// Longest first line of stdin read; anything longer is malformed without reading further.
 const MAX_LINE: u64 = 4096;
@@ -16,14 +16,14 @@ const MAX_LINE: u64 = 4096;
 pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
     let verdict = match gather(&args, ctx)? {
         Ok(presented) => {
-            let mut store = Store::open(&ctx.db)?;
             // One verification per process: nothing to remember it for.
-            store.set_verify_cache(0);
-            let check = RequestCheck {
+            let mut verifier = Verifier::with_cache(ctx.open(Access::Read)?, 0);
+            let check = Check {
                 path: args.path.as_deref(),
                 require_tls: args.require_tls,
+                current: args.current,
             };
-            store.verify_request(&presented, &check, ctx.now)?
+            verifier.verify_request(&presented, &check)?
         }
         Err(reason) => Verdict::rejected(reason),
     };
@@ -42,8 +42,9 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
     })
 }
 
-/// Collect what was presented: a bare token (argument or stdin), or headers, a URL and a
-/// raw request. An unreadable request is a rejection (`malformed`), not a usage error.
+/// Collect what was presented: a bare token (argument, stdin, or typed at a prompt), or
+/// headers, a URL and a raw request. An unreadable request is a rejection (`malformed`),
+/// not a usage error.
 fn gather(args: &VerifyArgs, ctx: &Ctx) -> Result<std::result::Result<Presented, Reason>> {
     let opts = Options {
         basic_user: args.basic_user.clone(),
@@ -74,8 +75,12 @@ fn gather(args: &VerifyArgs, ctx: &Ctx) -> Result<std::result::Result<Presented,
     }
     let token = match &args.token {
         Some(t) => Some(Credential::new(t.trim(), Source::Argument)),
-        None if !as_request => Some(Credential::new(read_token(ctx)?, Source::Stdin)),
-        None => None,
+        None if as_request => None,
+        None if ctx.stdin_tty => Some(Credential::new(prompt_token()?, Source::Stdin)),
+        None => match read_token()? {
+            Ok(token) => Some(Credential::new(token, Source::Stdin)),
+            Err(reason) => return Ok(Err(reason)),
+        },
     };
     if let Some(token) = token {
         if token.token.is_empty() {
@@ -88,24 +93,35 @@ fn gather(args: &VerifyArgs, ctx: &Ctx) -> Result<std::result::Result<Presented,
     Ok(Ok(presented))
 }
 
-/// The first line of stdin, trimmed. Oversized or non-UTF-8 input comes back as a string
-/// that can never parse as a token, so it is rejected as malformed like any other bad token.
-fn read_token(ctx: &Ctx) -> Result<String> {
-    if ctx.stdin_tty {
-        return Err(Error::Invalid(
-            "no token given: pipe it on stdin (printf '%s\\n' \"$TOKEN\" | keyctl verify) or pass it as an argument"
-                .into(),
-        ));
-    }
+/// Ask for the token on the terminal without echoing it, as `htpasswd -v` does, so that it
+/// never has to go on a command line.
+fn prompt_token() -> Result<String> {
+    rpassword::prompt_password("Token: ")
+        .map(|t| t.trim().to_owned())
+        .map_err(|source| Error::Input {
+            what: "the token from the terminal",
+            source,
+        })
+}
+
+/// The first line of stdin, trimmed. A line too long or not UTF-8 cannot be a token:
+/// it is rejected as malformed without reading further.
+fn read_token() -> Result<std::result::Result<String, Reason>> {
     let mut line = Vec::new();
     std::io::stdin()
         .lock()
         .take(MAX_LINE + 1)
-        .read_until(b'\n', &mut line)?;
+        .read_until(b'\n', &mut line)
+        .map_err(|source| Error::Input {
+            what: "the token from stdin",
+            source,
+        })?;
     if line.len() as u64 > MAX_LINE {
-        return Ok("\u{0}oversized".into());
+        return Ok(Err(Reason::Malformed));
     }
-    Ok(String::from_utf8(line).map_or_else(|_| "\u{0}not-utf8".into(), |s| s.trim().to_owned()))
+    Ok(String::from_utf8(line)
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| Reason::Malformed))
 }
 
 fn describe(v: &Verdict) -> String {
@@ -115,8 +131,8 @@ fn describe(v: &Verdict) -> String {
     };
     match (v.valid, v.reason) {
         (true, _) => format!("valid: {who}"),
-        (false, Some(reason)) if who.is_empty() => format!("rejected: {}", reason.as_str()),
-        (false, Some(reason)) => format!("rejected: {} ({who})", reason.as_str()),
+        (false, Some(reason)) if who.is_empty() => format!("rejected: {reason}"),
+        (false, Some(reason)) => format!("rejected: {reason} ({who})"),
         (false, None) => "rejected".to_owned(),
     }
 }

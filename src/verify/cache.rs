@@ -1,9 +1,9 @@
-//! Verification without a read transaction while the store file is unchanged.
+//! Verification without a read transaction while the store is unchanged.
 //!
 //! Opening a read transaction in SQLite's rollback journal costs about eight system calls
 //! (take and drop a shared lock, look for a hot journal and a WAL file, check the file's
 //! size and change counter), most of a verification's cost in a long-running process. So a
-//! [`Store`](super::Store) keeps what each verified key's row said, with the file's 100-byte
+//! [`Verifier`](super::Verifier) keeps what each verified key's row said, with the file's 100-byte
 //! header as it was *inside* the read transaction that returned the row, and later serves
 //! that key from memory when the header, read again just before, is byte-for-byte the
 //! same: one `pread` instead of a transaction.
@@ -27,40 +27,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::header::{self, Header};
-use crate::time::Timestamp;
-
-/// How many keys a store remembers for verification unless told otherwise: a few MiB at
-/// most, and enough for the keys a busy verifier sees in a minute.
-pub const DEFAULT_CAPACITY: usize = 16_384;
-
-/// What verification needs to know about a key, as one read transaction saw it.
-pub(crate) struct StoredKey {
-    pub id: String,
-    pub user: String,
-    pub name: Option<String>,
-    pub paths: Vec<String>,
-    pub expires: Option<Timestamp>,
-    pub deleted: Option<Timestamp>,
-    pub disabled: Option<Timestamp>,
-    pub last_used: Option<Timestamp>,
-    /// Digest of the current token.
-    pub digest: Vec<u8>,
-    /// Digests of earlier tokens after a reset with grace, with the end of each grace
-    /// period (some may have passed since they were read).
-    pub earlier: Vec<(Vec<u8>, Timestamp)>,
-}
+use crate::store::{Marker, StoredKey};
 
 /// After a header that rules remembering out (WAL mode), this many inserts skip reading
 /// the header at all: a store in WAL mode pays for one read in a thousand verifications,
 /// and one switched back to the rollback journal is remembered again soon after.
 const RECHECK_AFTER: u16 = 1_000;
 
-/// Keys by id, all read under the same header.
+/// Keys by id, all read under the same marker.
 pub(crate) struct Cache {
     capacity: usize,
-    /// The header every entry was read under, and the entries; `None` when empty.
-    snapshot: Option<(Header, HashMap<String, Arc<StoredKey>>)>,
+    /// The marker every entry was read under, and the entries; `None` when empty.
+    snapshot: Option<(Marker, HashMap<String, Arc<StoredKey>>)>,
     /// Inserts left that skip the header; see [`RECHECK_AFTER`].
     skip: u16,
 }
@@ -74,28 +52,33 @@ impl Cache {
         }
     }
 
-    /// Remember at most `capacity` keys (0: none).
-    pub fn set_capacity(&mut self, capacity: usize) {
-        *self = Cache::new(capacity);
-    }
-
     /// The key with this id, when it is cached and `current` (called only then) reads a
-    /// header identical to the one its row was read under.
+    /// marker identical to the one its row was read under.
     pub fn get(
         &self,
         id: &str,
-        current: impl FnOnce() -> Option<Header>,
+        current: impl FnOnce() -> Option<Marker>,
     ) -> Option<Arc<StoredKey>> {
-        let (header, entries) = self.snapshot.as_ref()?;
+        let (marker, entries) = self.snapshot.as_ref()?;
         let entry = entries.get(id)?;
-        (current()? == *header).then(|| Arc::clone(entry))
+        (current()? == *marker).then(|| Arc::clone(entry))
     }
 
-    /// Remember a key read in a transaction, whose header `header` (called only when the
-    /// key may be remembered at all) reads from inside that same transaction. A different
-    /// header than the cached keys were read under means the store changed: they are
-    /// forgotten.
-    pub fn insert(&mut self, key: Arc<StoredKey>, header: impl FnOnce() -> Option<Header>) {
+    /// Whether the next [`Cache::insert`] will use a marker: reading one costs a little,
+    /// so the caller reads it only then.
+    pub fn wants_marker(&self) -> bool {
+        self.capacity > 0 && self.skip == 0
+    }
+
+    /// How many keys are remembered.
+    pub fn len(&self) -> usize {
+        self.snapshot.as_ref().map_or(0, |(_, e)| e.len())
+    }
+
+    /// Remember a key read in a transaction, with the marker read inside that same
+    /// transaction. A different marker than the cached keys were read under means the
+    /// store changed: they are forgotten.
+    pub fn insert(&mut self, key: Arc<StoredKey>, marker: Option<Marker>) {
         if self.capacity == 0 {
             return;
         }
@@ -103,50 +86,39 @@ impl Cache {
             self.skip -= 1;
             return;
         }
-        let Some(header) = header().filter(change_counter_tracks_commits) else {
+        let Some(marker) = marker.filter(Marker::tracks_commits) else {
             self.snapshot = None;
             self.skip = RECHECK_AFTER;
             return;
         };
-        if self.snapshot.as_ref().is_none_or(|(h, _)| *h != header) {
-            self.snapshot = Some((header, HashMap::new()));
+        if self.snapshot.as_ref().is_none_or(|(m, _)| *m != marker) {
+            self.snapshot = Some((marker, HashMap::new()));
         }
         let Some((_, entries)) = self.snapshot.as_mut() else {
             return;
         };
-        if entries.len() >= self.capacity && !entries.contains_key(&key.id) {
+        if entries.len() >= self.capacity && !entries.contains_key(key.id.as_str()) {
             // Any entry will do: a verifier with more keys in use than the capacity loses
             // only the transactions it would have saved.
             if let Some(victim) = entries.keys().next().cloned() {
                 entries.remove(&victim);
             }
         }
-        entries.insert(key.id.clone(), key);
+        entries.insert(key.id.to_string(), key);
     }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.snapshot.as_ref().map_or(0, |(_, e)| e.len())
-    }
-}
-
-/// True for a complete header of a database in a rollback-journal mode: file format
-/// versions (bytes 18 and 19) 1. WAL mode (2) does not maintain the change counter.
-fn change_counter_tracks_commits(h: &Header) -> bool {
-    let b = h.bytes();
-    b.len() == header::LEN && b[18] == 1 && b[19] == 1
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::header::{self, Header};
 
     fn key(id: &str) -> Arc<StoredKey> {
         Arc::new(StoredKey {
-            id: id.into(),
-            user: "svc".into(),
+            id: format!("{id}0000000").parse().unwrap(),
+            user: "svc".parse().unwrap(),
             name: None,
-            paths: Vec::new(),
+            paths: crate::paths::PathPrefixes::none(),
             expires: None,
             deleted: None,
             disabled: None,
@@ -157,35 +129,43 @@ mod tests {
     }
 
     /// A rollback-journal header with this change counter.
-    fn header(counter: u8) -> Header {
+    fn header(counter: u8) -> Marker {
         header_in_format(counter, 1)
     }
 
     /// A header of a database in WAL mode.
-    fn wal_header() -> Header {
+    fn wal_header() -> Marker {
         header_in_format(1, 2)
     }
 
-    fn header_in_format(counter: u8, format: u8) -> Header {
+    fn header_in_format(counter: u8, format: u8) -> Marker {
         let mut bytes = [0u8; header::LEN];
         bytes[..16].copy_from_slice(b"SQLite format 3\0");
         bytes[18] = format;
         bytes[19] = format;
         bytes[27] = counter;
-        Header::from_bytes(&bytes)
+        Marker::Header(Header::from_bytes(&bytes))
+    }
+
+    /// Cache ids are the test's letter padded to a valid key id.
+    fn id(letter: &str) -> String {
+        format!("{letter}0000000")
     }
 
     #[test]
     fn answers_only_under_the_same_header() {
         let mut cache = Cache::new(10);
-        cache.insert(key("a"), || Some(header(1)));
-        assert!(cache.get("a", || Some(header(1))).is_some());
+        cache.insert(key("a"), Some(header(1)));
+        assert!(cache.get(&id("a"), || Some(header(1))).is_some());
         assert!(
-            cache.get("a", || Some(header(2))).is_none(),
+            cache.get(&id("a"), || Some(header(2))).is_none(),
             "store changed"
         );
-        assert!(cache.get("a", || None).is_none(), "header unreadable");
-        assert!(cache.get("b", || Some(header(1))).is_none(), "never read");
+        assert!(cache.get(&id("a"), || None).is_none(), "header unreadable");
+        assert!(
+            cache.get(&id("b"), || Some(header(1))).is_none(),
+            "never read"
+        );
     }
 
     #[test]
@@ -193,7 +173,7 @@ mod tests {
         let cache = Cache::new(10);
         assert!(
             cache
-                .get("a", || panic!("header read for nothing"))
+                .get(&id("a"), || panic!("header read for nothing"))
                 .is_none()
         );
     }
@@ -201,52 +181,56 @@ mod tests {
     #[test]
     fn a_new_header_forgets_every_key_read_under_the_old_one() {
         let mut cache = Cache::new(10);
-        cache.insert(key("a"), || Some(header(1)));
-        cache.insert(key("b"), || Some(header(2)));
-        assert!(cache.get("a", || Some(header(2))).is_none());
-        assert!(cache.get("a", || Some(header(1))).is_none());
-        assert!(cache.get("b", || Some(header(2))).is_some());
+        cache.insert(key("a"), Some(header(1)));
+        cache.insert(key("b"), Some(header(2)));
+        assert!(cache.get(&id("a"), || Some(header(2))).is_none());
+        assert!(cache.get(&id("a"), || Some(header(1))).is_none());
+        assert!(cache.get(&id("b"), || Some(header(2))).is_some());
     }
 
     #[test]
     fn holds_at_most_its_capacity() {
         let mut cache = Cache::new(3);
-        for id in ["a", "b", "c", "d", "e"] {
-            cache.insert(key(id), || Some(header(1)));
+        for letter in ["a", "b", "c", "d", "e"] {
+            cache.insert(key(letter), Some(header(1)));
             assert!(cache.len() <= 3);
             assert!(
-                cache.get(id, || Some(header(1))).is_some(),
+                cache.get(&id(letter), || Some(header(1))).is_some(),
                 "the newest stays"
             );
         }
-        cache.insert(key("e"), || Some(header(1)));
+        cache.insert(key("e"), Some(header(1)));
         assert_eq!(cache.len(), 3, "re-inserting evicts nothing");
-        cache.set_capacity(0);
-        cache.insert(key("a"), || panic!("header read with the cache off"));
-        assert!(cache.get("a", || Some(header(1))).is_none(), "off");
+        let mut off = Cache::new(0);
+        assert!(!off.wants_marker(), "no marker read with the cache off");
+        off.insert(key("a"), Some(header(1)));
+        assert!(off.get(&id("a"), || Some(header(1))).is_none(), "off");
     }
 
     #[test]
     fn nothing_is_remembered_in_wal_mode_or_from_a_short_header() {
         let wal = wal_header();
         let mut cache = Cache::new(10);
-        cache.insert(key("a"), || Some(wal));
-        assert!(cache.get("a", || Some(wal)).is_none());
-        let short = Header::from_bytes(&header(1).bytes()[..50]);
+        cache.insert(key("a"), Some(wal));
+        assert!(cache.get(&id("a"), || Some(wal)).is_none());
+        let Marker::Header(h) = header(1);
+        let short = Marker::Header(Header::from_bytes(&h.bytes()[..50]));
         let mut cache = Cache::new(10);
-        cache.insert(key("a"), || Some(short));
-        assert!(cache.get("a", || Some(short)).is_none());
+        cache.insert(key("a"), Some(short));
+        assert!(cache.get(&id("a"), || Some(short)).is_none());
     }
 
     #[test]
     fn a_store_in_wal_mode_is_checked_again_only_now_and_then() {
         let mut cache = Cache::new(10);
-        cache.insert(key("a"), || Some(wal_header()));
+        cache.insert(key("a"), Some(wal_header()));
         for _ in 0..RECHECK_AFTER {
-            cache.insert(key("a"), || panic!("header read again too soon"));
+            assert!(!cache.wants_marker(), "header read again too soon");
+            cache.insert(key("a"), None);
         }
         // Back in the rollback journal: remembered again.
-        cache.insert(key("a"), || Some(header(1)));
-        assert!(cache.get("a", || Some(header(1))).is_some());
+        assert!(cache.wants_marker());
+        cache.insert(key("a"), Some(header(1)));
+        assert!(cache.get(&id("a"), || Some(header(1))).is_some());
     }
 }

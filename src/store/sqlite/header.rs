@@ -15,7 +15,7 @@ use rusqlite::{Connection, ffi};
 pub const LEN: usize = 100;
 
 /// The first [`LEN`] bytes of a database file, or all of a shorter one.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     buf: [u8; LEN],
     len: usize,
@@ -83,6 +83,13 @@ pub fn read(conn: &Connection) -> rusqlite::Result<Header> {
         ))?;
         Ok(header)
     }
+}
+
+/// True for a complete header of a database in a rollback-journal mode: file format
+/// versions (bytes 18 and 19) 1. WAL mode (2) does not maintain the change counter.
+pub fn counts_commits(h: &Header) -> bool {
+    let b = h.bytes();
+    b.len() == LEN && b[18] == 1 && b[19] == 1
 }
 
 fn check(rc: c_int) -> rusqlite::Result<()> {
