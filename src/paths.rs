@@ -4,9 +4,9 @@
 //! - `/api/` allows `/api/...`;
 //! - `=/exact` allows exactly `/exact`.
 //!
-//! A request path's query string and fragment are ignored. Percent-encoded characters are
-//! decoded before matching, except that a path with a `.` or `..` segment (also written
-//! `%2e`), an encoded slash or backslash, or a control character is never allowed.
+//! A request path's query string and fragment are ignored and percent-encoded characters are
+//! decoded before matching. A restricted key never allows a path that some back end may resolve
+//! elsewhere than keyctl reads it (see `normalize` for the rules).
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,7 +22,7 @@ pub const MAX_PREFIX_LEN: usize = 1024;
 pub const MAX_PREFIXES: usize = 64;
 
 /// Check a prefix as given by the user: `/...` or `=/...`, no whitespace or control
-/// characters, no dot segments.
+/// characters, and nothing a request path may not contain (such a prefix could never match).
 pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     let shown = prefix.escape_debug();
     let path = prefix.strip_prefix('=').unwrap_or(prefix);
@@ -50,33 +50,104 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     }
     if normalize(path).is_none() {
         return Err(format!(
-            "invalid path prefix \"{shown}\": dot segments and encoded slashes can never match"
+            "invalid path prefix \"{shown}\": it could never match: a path with a dot segment in any spelling, a ;, ?, # or % once decoded, an encoded slash, or text that is not UTF-8 is never allowed"
         ));
     }
     Ok(())
 }
 
 /// Decode a request path for matching; `None` when it may never be allowed.
-fn normalize(raw: &str) -> Option<Vec<u8>> {
+///
+/// Back ends disagree about paths: servlet containers drop `;params` from each segment before
+/// resolving `..`, some decode twice or accept IIS `%u` escapes or overlong UTF-8, and some fold
+/// look-alikes (NFKC, IDNA) into ASCII. So a path is refused when, once percent-decoded, it is
+/// not UTF-8, has a control character, was sent with an encoded slash (which decoding would
+/// turn into a segment boundary), or has a segment that [`segment_is_safe`] refuses.
+fn normalize(raw: &str) -> Option<String> {
     let path = raw.split(['?', '#']).next().unwrap_or_default();
     if !path.starts_with('/') {
         return None;
     }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
+    if path.to_ascii_lowercase().contains("%2f") {
         return None;
     }
-    let decoded: Vec<u8> = percent_decode_str(path).collect();
-    if decoded.iter().any(|b| b.is_ascii_control()) {
+    let decoded = String::from_utf8(percent_decode_str(path).collect()).ok()?;
+    if decoded.chars().any(char::is_control) {
         return None;
     }
-    if decoded
-        .split(|&b| b == b'/')
-        .any(|seg| seg == b"." || seg == b"..")
-    {
-        return None;
+    decoded.split('/').all(segment_is_safe).then_some(decoded)
+}
+
+/// What a character of a decoded segment may become on a back end that folds look-alikes.
+#[derive(Debug, PartialEq)]
+enum Fold {
+    /// One or more dots: ASCII, NFKC's (fullwidth, small, leaders, ellipses) or IDNA's
+    /// ideographic full stops.
+    Dots(u8),
+    /// Default-ignorable, which NFKC case folding drops: it must not hide a dot segment.
+    Invisible,
+    /// Delimits or escapes on some back end: `;` (path parameters), `%` (a second decoding or
+    /// `%u`), `?` and `#` (a second parse), `/` and `\`, or a look-alike NFKC folds into one.
+    Delimiter,
+    Other,
+}
+
+fn fold(c: char) -> Fold {
+    match c {
+        '.' | '\u{2024}' | '\u{3002}' | '\u{FE12}' | '\u{FE52}' | '\u{FF0E}' | '\u{FF61}' => {
+            Fold::Dots(1)
+        }
+        '\u{2025}' | '\u{FE30}' => Fold::Dots(2),
+        '\u{2026}' | '\u{FE19}' => Fold::Dots(3),
+        ';' | '%' | '?' | '#' | '/' | '\\' => Fold::Delimiter,
+        // Characters whose NFKC form contains one of those.
+        '\u{037E}'
+        | '\u{2047}'..='\u{2049}'
+        | '\u{2100}'
+        | '\u{2101}'
+        | '\u{2105}'
+        | '\u{2106}' => Fold::Delimiter,
+        '\u{FE14}' | '\u{FE16}' | '\u{FE54}' | '\u{FE56}' | '\u{FE5F}' | '\u{FE68}'
+        | '\u{FE6A}' => Fold::Delimiter,
+        '\u{FF03}' | '\u{FF05}' | '\u{FF0F}' | '\u{FF1B}' | '\u{FF1F}' | '\u{FF3C}' => {
+            Fold::Delimiter
+        }
+        // Default_Ignorable_Code_Point.
+        '\u{00AD}'
+        | '\u{034F}'
+        | '\u{061C}'
+        | '\u{115F}'..='\u{1160}'
+        | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}'
+        | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFF8}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}' => Fold::Invisible,
+        _ => Fold::Other,
     }
-    Some(decoded)
+}
+
+/// A decoded segment is safe unless it has a delimiter or is `.` or `..` in any spelling.
+/// Three or more dots (`...`) are an ordinary name, and so are dots among other characters.
+fn segment_is_safe(segment: &str) -> bool {
+    let mut dots = 0u32;
+    let mut only_dots = true;
+    for c in segment.chars() {
+        match fold(c) {
+            Fold::Dots(n) => dots = dots.saturating_add(u32::from(n)),
+            Fold::Invisible => {}
+            Fold::Delimiter => return false,
+            Fold::Other => only_dots = false,
+        }
+    }
+    !(only_dots && (dots == 1 || dots == 2))
 }
 
 /// Whether `request_path` is allowed by one of `prefixes`. An empty list allows everything.
@@ -98,10 +169,10 @@ pub fn allows<P: AsRef<str>>(prefixes: &[P], request_path: &str) -> bool {
         };
         if exact {
             path == p
-        } else if p.ends_with(b"/") {
+        } else if p.ends_with('/') {
             path.starts_with(&p)
         } else {
-            path == p || (path.starts_with(&p) && path.get(p.len()) == Some(&b'/'))
+            path == p || (path.starts_with(&p) && path.as_bytes().get(p.len()) == Some(&b'/'))
         }
     })
 }
@@ -293,6 +364,105 @@ mod tests {
         assert!(allows(&p, "/ap%69/x"));
     }
 
+    /// Paths that reach outside `/api` on some back end, each with what it exploits.
+    const ATTACKS: &[&str] = &[
+        // Servlet containers drop `;params` from a segment, then resolve `..`.
+        "/api/..;/admin",
+        "/api/%2e%2e;/admin",
+        "/api/.;/admin",
+        "/api/..;jsessionid=1/admin",
+        "/api/..%3b/admin",
+        "/api/%2E%2E%3B/admin",
+        // Decoded twice.
+        "/api/%252e%252e/admin",
+        "/api/%252E%252E/admin",
+        "/api/%%32%65%%32%65/admin",
+        "/api/..%252fadmin",
+        // Overlong UTF-8 (`.` and `/`).
+        "/api/%c0%ae%c0%ae/admin",
+        "/api/%C0%AE/admin",
+        "/api/%e0%80%ae%e0%80%ae/admin",
+        "/api/..%c0%afadmin",
+        // IIS `%u`.
+        "/api/%u002e%u002e/admin",
+        "/api/%U002E%U002E/admin",
+        "/api/..%u2215admin",
+        // Look-alikes NFKC or IDNA fold into dots, raw and percent-encoded.
+        "/api/\u{FF0E}\u{FF0E}/admin",
+        "/api/%EF%BC%8E%ef%bc%8e/admin",
+        "/api/\u{2025}/admin",
+        "/api/%E2%80%A5/admin",
+        "/api/\u{2024}\u{2024}/admin",
+        "/api/\u{2024}/x",
+        "/api/\u{FE52}\u{FE52}/admin",
+        "/api/\u{FE30}/admin",
+        "/api/\u{FF61}\u{FF61}/admin",
+        "/api/\u{3002}/x",
+        "/api/.\u{FF0E}/admin",
+        "/api/.\u{00AD}./admin",
+        "/api/\u{200B}../admin",
+        // Look-alikes NFKC folds into a delimiter.
+        "/api/..\u{FF0F}admin",
+        "/api/..\u{FF3C}admin",
+        "/api/..\u{FF1B}/admin",
+        "/api/..\u{037E}/admin",
+        "/api/\u{FF05}2e\u{FF05}2e/admin",
+        // Decoded, then parsed again.
+        "/api/..%3f/admin",
+        "/api/..%23/admin",
+        // Not UTF-8, or a C1 control character.
+        "/api/%ff/x",
+        "/api/%c2%85",
+    ];
+
+    #[test]
+    fn every_attack_spelling_is_refused_under_a_prefix_and_allowed_without() {
+        let p = v(&["/api"]);
+        for attack in ATTACKS {
+            assert!(!allows(&p, attack), "{attack:?}");
+            assert!(!allows(&v(&["/"]), attack), "{attack:?} under /");
+            assert!(allows(&[], attack), "{attack:?} without prefixes");
+        }
+    }
+
+    #[test]
+    fn dots_and_non_ascii_inside_a_name_are_allowed() {
+        let p = v(&["/api"]);
+        for ok in [
+            "/api/a%2eb",
+            "/api/...x",
+            "/api/...",
+            "/ap%69/x",
+            "/api/caf%C3%A9",
+            "/api/caf\u{e9}",
+            "/api/a\u{FF0E}b",
+            "/api/\u{2026}",
+            "/api/\u{FF41}\u{FF42}",
+            "/api/v1.json?x=..;/admin",
+            "/api/a%20b",
+        ] {
+            assert!(allows(&p, ok), "{ok:?}");
+        }
+    }
+
+    /// Every character whose NFKC form has a dot or a delimiter is classified as such, so a
+    /// back end that normalises cannot find a dot segment or a delimiter keyctl did not see.
+    #[test]
+    fn fold_covers_every_character_nfkc_turns_into_a_dot_or_delimiter() {
+        use unicode_normalization::UnicodeNormalization;
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            let nfkc: String = std::iter::once(c).nfkc().collect();
+            if nfkc.contains([';', '%', '?', '#', '/', '\\']) {
+                assert_eq!(fold(c), Fold::Delimiter, "U+{:04X}", c as u32);
+            } else if !nfkc.is_empty() && nfkc.chars().all(|d| d == '.') {
+                assert_eq!(fold(c), Fold::Dots(nfkc.len() as u8), "U+{:04X}", c as u32);
+            } else if let Fold::Dots(_) = fold(c) {
+                // The rest are IDNA's ideographic full stops.
+                assert_eq!(nfkc, "\u{3002}", "U+{:04X}", c as u32);
+            }
+        }
+    }
+
     #[test]
     fn no_prefixes_allow_everything_and_several_combine() {
         assert!(allows::<&str>(&[], "/anything/../at/all"));
@@ -302,7 +472,15 @@ mod tests {
 
     #[test]
     fn prefix_validation() {
-        for ok in ["/", "/api", "/api/", "=/exact", "/a-b_c.d~e"] {
+        for ok in [
+            "/",
+            "/api",
+            "/api/",
+            "=/exact",
+            "/a-b_c.d~e",
+            "/caf%C3%A9",
+            "/a/...",
+        ] {
             assert!(validate_prefix(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -319,6 +497,16 @@ mod tests {
             "/a?b",
             "/#x",
             "=/a?",
+            "/a;b",
+            "/api/..;",
+            "/a%25",
+            "/a/%252e%252e",
+            "/a/%c0%ae",
+            "/a/%u002e",
+            "/a/\u{FF0E}\u{FF0E}",
+            "/a/\u{2025}",
+            "/a/%E2%80%A5",
+            "=/a/\u{FF61}",
         ] {
             assert!(validate_prefix(bad).is_err(), "{bad:?}");
         }

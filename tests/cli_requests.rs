@@ -1371,6 +1371,90 @@ fn dot_segments_and_encoded_slashes_in_the_request_path_are_refused() {
     out.code(1);
 }
 
+/// Request paths that reach outside `/api` on some back end although keyctl reads them under it:
+/// `;params` that servlet containers drop before resolving `..`, double encoding, overlong
+/// UTF-8, IIS `%u`, and look-alikes that NFKC folds into dots or delimiters.
+const LOOK_ALIKE_ATTACKS: &[&str] = &[
+    "/api/..;/admin",
+    "/api/%2e%2e;/admin",
+    "/api/.;/admin",
+    "/api/..;jsessionid=1/admin",
+    "/api/..%3B/admin",
+    "/api/%252e%252e/admin",
+    "/api/%%32%65%%32%65/admin",
+    "/api/%c0%ae%c0%ae/admin",
+    "/api/%e0%80%ae/x",
+    "/api/%u002e%u002e/admin",
+    "/api/\u{FF0E}\u{FF0E}/admin",
+    "/api/%EF%BC%8E%EF%BC%8E/admin",
+    "/api/\u{2025}/admin",
+    "/api/%E2%80%A5/admin",
+    "/api/\u{2024}\u{2024}/admin",
+    "/api/\u{FF61}\u{FF61}/admin",
+    "/api/\u{FE30}/admin",
+    "/api/.\u{AD}./admin",
+    "/api/..\u{FF0F}admin",
+    "/api/..\u{FF1B}/admin",
+    "/api/..%3f/admin",
+    "/api/%ff/x",
+];
+
+#[test]
+fn look_alike_dot_segments_params_and_double_encodings_are_refused_in_every_path_source() {
+    let env = Env::new();
+    let restricted = env.create(&["--user", "svc", "--name", "restricted", "--path", "/api"]);
+    let open = env.create(&["--user", "svc", "--name", "open"]);
+    for target in LOOK_ALIKE_ATTACKS {
+        for (token, want) in [(&restricted, Some("path_not_allowed")), (&open, None)] {
+            let bearer = format!("Authorization: Bearer {token}");
+            let sources = [
+                (
+                    "--path",
+                    Invocation {
+                        args: vec!["--path".into(), (*target).into()],
+                        stdin: Some(format!("{token}\n").into_bytes()),
+                    },
+                ),
+                (
+                    "--url path",
+                    Invocation::args(&["-H", &bearer, "--url", target]),
+                ),
+                (
+                    "--url",
+                    Invocation::args(&["-H", &bearer, "--url", &format!("https://h{target}")]),
+                ),
+                (
+                    "--request",
+                    Invocation::request(format!("GET {target} HTTP/1.1\r\n{bearer}\r\n\r\n")),
+                ),
+            ];
+            for (source, inv) in sources {
+                let (out, v) = inv.run(&env);
+                out.code(if want.is_some() { 1 } else { 0 });
+                assert_eq!(v["reason"].as_str(), want, "{source} {target:?}: {v}");
+                assert_eq!(v["valid"], want.is_none(), "{source} {target:?}: {v}");
+            }
+        }
+    }
+    // Dots, escapes and non-ASCII inside a name stay allowed.
+    for target in [
+        "/api/a%2eb",
+        "/api/...x",
+        "/ap%69/x",
+        "/api/caf%C3%A9",
+        "/api/a\u{FF0E}b",
+    ] {
+        let bearer = format!("Authorization: Bearer {restricted}");
+        let (out, v) =
+            Invocation::request(format!("GET {target} HTTP/1.1\r\n{bearer}\r\n\r\n")).run(&env);
+        out.code(0);
+        assert_eq!(v["valid"], true, "{target:?}: {v}");
+        let (out, _) =
+            Invocation::args(&["-H", &bearer, "--url", &format!("https://h{target}")]).run(&env);
+        out.code(0);
+    }
+}
+
 #[test]
 fn plain_output_names_the_reason_and_no_secret() {
     let env = Env::new();

@@ -45,6 +45,87 @@ fn plain_prefix() -> impl Strategy<Value = String> {
         .prop_map(|segs| format!("/{}", segs.join("/")))
 }
 
+/// Segments every back end reads as an ordinary name: dots, escapes and non-ASCII letters
+/// inside a name, three dots, a decoded ASCII letter.
+fn safe_segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,7}",
+        prop::sample::select(vec![
+            "a%2eb",
+            "...x",
+            "...",
+            "ap%69",
+            "caf%C3%A9",
+            "caf\u{e9}",
+            "a\u{FF0E}b",
+            "\u{2026}",
+            "\u{FF41}\u{FF42}",
+            "v1.json",
+            "a%20b",
+            "%41",
+            "..x",
+            "x..",
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+/// Segments some back end reads as `.` or `..`, or as more than a name: dot segments in any
+/// spelling (possibly with invisible characters between the dots and `;params` after them),
+/// and names with a `;`, a second escape, `%u`, overlong or invalid UTF-8, or a look-alike of a
+/// delimiter.
+fn dangerous_segment() -> impl Strategy<Value = String> {
+    let dot = prop::sample::select(vec![
+        ".",
+        "%2e",
+        "%2E",
+        "\u{FF0E}",
+        "%EF%BC%8E",
+        "%ef%bc%8e",
+        "\u{2024}",
+        "%E2%80%A4",
+        "\u{FE52}",
+        "\u{FF61}",
+        "%EF%BD%A1",
+        "\u{3002}",
+        "%252e",
+        "%252E",
+        "%c0%ae",
+        "%C0%AE",
+        "%e0%80%ae",
+        "%u002e",
+        "%U002E",
+        "%%32%65",
+    ]);
+    let invisible = prop::sample::select(vec!["", "", "\u{AD}", "%C2%AD", "\u{200B}", "\u{FEFF}"]);
+    let dots = prop_oneof![
+        (dot.clone(), invisible, dot.clone()).prop_map(|(a, i, b)| format!("{a}{i}{b}")),
+        dot.prop_map(str::to_owned),
+        prop::sample::select(vec!["\u{2025}", "%E2%80%A5", "%e2%80%a5", "\u{FE30}"])
+            .prop_map(str::to_owned),
+    ];
+    let params = prop::sample::select(vec![
+        "",
+        "",
+        ";",
+        ";jsessionid=x",
+        ";a=1;b",
+        "%3b",
+        "%3B",
+        "\u{FF1B}",
+        "\u{037E}",
+    ]);
+    let bad = prop::sample::select(vec![
+        ";", "%3b", "%25", "%2525", "%252f", "%255c", "%u0041", "%u2215", "%c0%ae", "%c0%af",
+        "%ff", "%80", "\u{FF0F}", "\u{FF3C}", "\u{FF1B}", "\u{FF05}", "%3f", "%23", "%",
+        "\u{2100}",
+    ]);
+    prop_oneof![
+        (dots, params).prop_map(|(d, p)| format!("{d}{p}")),
+        ("[a-z]{0,4}", bad, "[a-z]{0,4}").prop_map(|(a, b, c)| format!("{a}{b}{c}")),
+    ]
+}
+
 const UNITS: [(char, i64); 6] = [
     ('s', 1),
     ('m', 60),
@@ -247,5 +328,42 @@ proptest! {
         prop_assert!(allows(&list, &prefix));
         let deeper = format!("{}/{below}", prefix.trim_end_matches('/'));
         prop_assert!(!allows(&list, &deeper), "{}", deeper);
+    }
+
+    #[test]
+    fn a_path_with_a_dangerous_segment_is_never_allowed_for_a_restricted_key(
+        prefix in prop_oneof![
+            plain_prefix(),
+            plain_prefix().prop_map(|p| format!("{p}/")),
+        ],
+        others in prop::collection::vec(plain_prefix(), 0..3),
+        before in prop::collection::vec(prop_oneof![safe_segment(), dangerous_segment()], 0..3),
+        bad in dangerous_segment(),
+        after in prop::collection::vec(prop_oneof![safe_segment(), dangerous_segment()], 0..3),
+        query in prop_oneof![Just(String::new()), "\\?[a-z=&/.;]{0,10}"],
+    ) {
+        let mut segs = before;
+        segs.push(bad);
+        segs.extend(after);
+        let path = format!("{}/{}{query}", prefix.trim_end_matches('/'), segs.join("/"));
+        let mut prefixes = vec![prefix, "/".to_owned()];
+        prefixes.extend(others);
+        prop_assert!(!allows(&prefixes, &path), "{:?} allowed {:?}", prefixes, path);
+        prop_assert!(allows(&[], &path), "no prefixes allow {:?}", path);
+    }
+
+    #[test]
+    fn a_path_of_safe_segments_under_the_prefix_is_allowed(
+        prefix in prop_oneof![
+            plain_prefix(),
+            plain_prefix().prop_map(|p| format!("{p}/")),
+        ],
+        segs in prop::collection::vec(safe_segment(), 1..5),
+        query in prop_oneof![Just(String::new()), "\\?[a-z=&/.;%]{0,10}"],
+    ) {
+        let dir = if prefix.ends_with('/') { prefix.clone() } else { format!("{prefix}/") };
+        let path = format!("{dir}{}{query}", segs.join("/"));
+        prop_assert!(validate_prefix(&prefix).is_ok(), "{}", prefix);
+        prop_assert!(allows(std::slice::from_ref(&prefix), &path), "{:?} refused {:?}", prefix, path);
     }
 }

@@ -1321,7 +1321,8 @@ fn hostile_and_almost_right_tokens_and_requests_are_rejected_and_change_nothing(
 fn sql_shaped_text_that_is_valid_is_stored_literally() {
     let env = Env::new();
     let description = "'); DROP TABLE keys; -- \" OR 1=1 /* ünïcödé 🔑 */";
-    let path = "/';DROP/**/TABLE/**/keys;--";
+    // No `;` in the path: a prefix with one is refused (servlet containers drop `;params`).
+    let path = "/'OR'1'='1/**/UNION/**/SELECT/**/key--";
     let user = "Robert.DROP-TABLE@users";
     let t = env.create(&[
         "--user",
