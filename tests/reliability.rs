@@ -1345,7 +1345,8 @@ fn control_characters_planted_in_the_store_are_never_printed_raw() {
     // to the store could.
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     conn.execute(
-        "UPDATE keys SET name = ?1, description = ?1, paths = '/api' || char(10) || '/' || ?1",
+        "UPDATE keys SET name = ?1, description = ?1 || char(9) || 'tab',
+                         paths = '/api' || char(10) || '/' || ?1",
         [EVIL],
     )
     .unwrap();
@@ -1403,6 +1404,17 @@ fn control_characters_planted_in_the_store_are_never_printed_raw() {
                 "{what}: raw control characters in JSON: {:?}",
                 out.stdout
             );
+        } else if what.starts_with("list") {
+            // Plain list output separates fields with tabs, so a tab in a value must be
+            // escaped like any other control character: every line has the header's nine
+            // fields.
+            for line in out.stdout.lines() {
+                assert_eq!(line.split('\t').count(), 9, "{what}: {line:?}");
+                assert!(
+                    no_controls(&line.replace('\t', "")),
+                    "{what}: raw control characters on stdout: {line:?}"
+                );
+            }
         } else {
             assert!(
                 no_controls(&out.stdout),
