@@ -129,6 +129,9 @@ Examples:
 
 Filters combine: a key is listed only when it passes all of them.
 
+Not on a terminal (or with NO_COLOR or TERM=dumb): a header line, then a line per key,
+fields separated by tabs, values whole, - for none, path prefixes separated by spaces.
+
 Exit codes: 0 ok, 2 invalid filter, 3 no such user, 4 store unusable.")]
 pub struct ListArgs {
     /// Only this user's keys

@@ -409,44 +409,134 @@ fn list_of_an_empty_store() {
     );
 }
 
+/// The header of plain `list` output: one word per column, tab-separated.
+const PLAIN_HEADER: &str =
+    "ID\tUSER\tNAME\tSTATUS\tEXPIRES\tPATHS\tLAST_USED\tCREATED\tDESCRIPTION";
+
+/// `keyctl list ARGS` with stdout not a terminal: its lines split into tab-separated fields,
+/// after checking the header and that every row has as many fields as the header.
+#[track_caller]
+fn plain_rows(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Vec<Vec<String>> {
+    let mut cmd = env.command();
+    cmd.arg("list").args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out: Out = cmd.output().expect("run").into();
+    out.code(0);
+    assert!(!has_box_drawing(&out.stdout), "{}", out.stdout);
+    assert!(!out.stdout.contains('\u{1b}'), "no escape sequences");
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some(PLAIN_HEADER), "{}", out.stdout);
+    lines
+        .map(|line| {
+            let fields: Vec<String> = line.split('\t').map(str::to_owned).collect();
+            assert_eq!(fields.len(), 9, "{line:?}");
+            for f in &fields {
+                assert!(!f.is_empty(), "empty field in {line:?}");
+                assert_eq!(f.trim(), f, "padding in {line:?}");
+                assert!(!f.chars().any(char::is_control), "{line:?}");
+            }
+            fields
+        })
+        .collect()
+}
+
 #[test]
-fn plain_list_is_a_table_without_decoration_when_not_a_terminal() {
+fn plain_list_is_tab_separated_when_not_a_terminal() {
     let env = Env::new();
     let a = env.create(&["--user", "svc", "--name", "deploy", "--path", "/api"]);
     let b = env.create(&["--user", "ops", "--expire", "90d"]);
     env.run(&["expire", id_of(&b), "now"]).code(0);
+    let keys = list(&env, &[]);
     for (var, value) in [("NONE", ""), ("NO_COLOR", "1"), ("TERM", "dumb")] {
-        let out: Out = env
-            .command()
-            .env(var, value)
-            .arg("list")
-            .output()
-            .expect("run")
-            .into();
-        out.code(0);
-        assert!(!has_box_drawing(&out.stdout), "{}", out.stdout);
-        assert!(!out.stdout.contains('\u{1b}'), "no escape sequences");
-        let lines: Vec<&str> = out.stdout.lines().collect();
-        assert_eq!(lines.len(), 3, "{}", out.stdout);
-        for col in [
-            "ID", "USER", "NAME", "STATUS", "EXPIRES", "PATHS", "CREATED",
-        ] {
-            assert!(lines[0].contains(col), "{}", lines[0]);
-        }
-        let row_a: Vec<&str> = lines[1].split_whitespace().collect();
+        let rows = plain_rows(&env, &[], &[(var, value)]);
+        assert_eq!(rows.len(), 2, "{var}");
+        let created_a = keys[0]["created"].as_str().unwrap();
         assert_eq!(
-            row_a[..6],
-            [id_of(&a), "svc", "deploy", "active", "-", "/api"]
+            rows[0],
+            [
+                id_of(&a),
+                "svc",
+                "deploy",
+                "active",
+                "-",
+                "/api",
+                "-",
+                created_a,
+                "-"
+            ]
         );
-        // CREATED is the last column.
-        secs(&Value::String(row_a.last().unwrap().to_string()));
-        let row_b: Vec<&str> = lines[2].split_whitespace().collect();
-        assert_eq!(row_b[..4], [id_of(&b), "ops", "-", "expired"]);
+        let (expires_b, created_b) = (
+            keys[1]["expires"].as_str().unwrap(),
+            keys[1]["created"].as_str().unwrap(),
+        );
+        assert_eq!(
+            rows[1],
+            [
+                id_of(&b),
+                "ops",
+                "-",
+                "expired",
+                expires_b,
+                "-",
+                "-",
+                created_b,
+                "-"
+            ]
+        );
         assert!(
-            !out.stdout.contains(&a[a.len() - 49..]),
+            !rows.concat().concat().contains(&a[a.len() - 49..]),
             "no secret in list"
         );
     }
+}
+
+#[test]
+fn plain_list_keeps_long_values_whole() {
+    let env = Env::new();
+    let user = "u".repeat(64);
+    let name = format!("{}-name", "n".repeat(59));
+    let description = "deploys from CI to the データ基盤 cluster, owner ops; "
+        .repeat(12)
+        .trim_end()
+        .to_owned();
+    let paths: Vec<String> = (0..6)
+        .map(|i| format!("/api/v{i}/{}", "segment/".repeat(12)))
+        .collect();
+    let mut args = vec![
+        "--user",
+        &user,
+        "--name",
+        &name,
+        "--description",
+        &description,
+    ];
+    for p in &paths {
+        args.extend(["--path", p]);
+    }
+    let t = env.create(&args);
+    assert_eq!(env.verify(&t, &["--path", &paths[0]]).0, 0);
+
+    let keys = list(&env, &[]);
+    let rows = plain_rows(&env, &[], &[]);
+    assert_eq!(rows.len(), 1);
+    let k = &keys[0];
+    assert_eq!(
+        rows[0],
+        [
+            id_of(&t),
+            user.as_str(),
+            name.as_str(),
+            "active",
+            "-",
+            paths.join(" ").as_str(),
+            k["last_used"].as_str().expect("used"),
+            k["created"].as_str().unwrap(),
+            description.as_str(),
+        ],
+        "whole values"
+    );
 }
 
 /// Run `keyctl ARGS` with stdout (and stdin) on a pseudo-terminal via util-linux `script`;
@@ -504,6 +594,210 @@ fn list_on_a_terminal_draws_a_table_unless_no_color() {
         out.code(0);
         assert!(!has_box_drawing(&out.stdout), "{var}: {}", out.stdout);
         assert!(out.stdout.contains(id_of(&a)));
+    }
+}
+
+/// The cells of one line of a drawn table, trimmed; `None` for a border line.
+fn table_cells(line: &str) -> Option<Vec<&str>> {
+    let inner = line.strip_prefix('│')?.strip_suffix('│')?;
+    Some(inner.split('┆').map(str::trim).collect())
+}
+
+/// A free-text cell shows `whole`, or its beginning cut short with `…`.
+#[track_caller]
+fn shows_or_cuts(cell: &str, whole: &str) {
+    match cell.strip_suffix('…') {
+        Some(head) if cell != whole => {
+            assert!(
+                whole.starts_with(head),
+                "{cell:?} is not the start of {whole:?}"
+            )
+        }
+        _ => assert_eq!(cell, whole),
+    }
+}
+
+#[test]
+fn list_on_a_terminal_fits_80_to_200_columns_without_wrapping() {
+    use unicode_width::UnicodeWidthStr;
+
+    let env = Env::new();
+    let user = format!("{}@example.com", "ci.deploy.bot.".repeat(3));
+    let name = format!("{}v2", "production-database-migrations-".repeat(2));
+    let description = "Runs the nightly migrations of the データ基盤 cluster; owner: ops on call. "
+        .repeat(4)
+        .trim_end()
+        .to_owned();
+    let long = env.create(&[
+        "--user",
+        &user,
+        "--name",
+        &name,
+        "--description",
+        &description,
+        "--expire",
+        "90d",
+        "--path",
+        "/api/v1/migrations/データ",
+        "--path",
+        "=/status/health/check/endpoint",
+        "--path",
+        "/admin,/internal",
+    ]);
+    assert_eq!(
+        env.verify(&long, &["--path", "/api/v1/migrations/データ/x"])
+            .0,
+        0
+    );
+    let disabled = env.create(&["--user", "svc"]);
+    env.run(&["disable", id_of(&disabled)]).code(0);
+    let expired = env.create(&["--user", &user, "--description", "short", "--expire", "1d"]);
+    env.run(&["expire", id_of(&expired), "now"]).code(0);
+    let revoked = env.create(&["--user", "ops", "--name", &name]);
+    env.run(&["delete", id_of(&revoked), "--yes"]).code(0);
+    let keys = list(&env, &["--all"]);
+    assert_eq!(keys.len(), 4);
+
+    for cols in [80, 100, 120, 160, 200] {
+        let shell = format!("stty cols {cols}; \"$KEYCTL\" list --all");
+        let Some(out) = on_terminal(&env, &shell, b"", &[]) else {
+            return;
+        };
+        out.code(0);
+        let lines: Vec<&str> = out
+            .stdout
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .collect();
+        for line in &lines {
+            assert!(
+                line.width() <= cols,
+                "{cols}: a line of {} columns:\n{}",
+                line.width(),
+                out.stdout
+            );
+        }
+        // Top border, header, rule, a line per key, bottom border: nothing wrapped.
+        assert_eq!(lines.len(), keys.len() + 4, "{cols}:\n{}", out.stdout);
+        assert!(has_box_drawing(&out.stdout));
+        let header = table_cells(lines[1]).expect("header line");
+        let at = |name: &str| header.iter().position(|h| *h == name);
+        for core in ["ID", "USER", "NAME", "STATUS", "EXPIRES"] {
+            assert!(at(core).is_some(), "{cols}: no {core} in {header:?}");
+        }
+        if cols == 80 {
+            assert_eq!(header, ["ID", "USER", "NAME", "STATUS", "EXPIRES"]);
+        }
+        if cols == 200 {
+            assert!(at("DESCRIPTION").is_some(), "{header:?}");
+        }
+        if cols >= 160 {
+            assert_eq!(header.len(), 9, "{cols}: every column: {header:?}");
+        }
+
+        for k in &keys {
+            let id = k["id"].as_str().unwrap();
+            let mine: Vec<&str> = lines.iter().copied().filter(|l| l.contains(id)).collect();
+            assert_eq!(
+                mine.len(),
+                1,
+                "{cols}: id {id} whole on one line:\n{}",
+                out.stdout
+            );
+            let cells = table_cells(mine[0]).expect("a row");
+            assert_eq!(cells.len(), header.len());
+            let text = |field: &str| k[field].as_str().unwrap_or("-").to_owned();
+            assert_eq!(cells[at("ID").unwrap()], id);
+            assert_eq!(cells[at("STATUS").unwrap()], text("status"));
+            for (column, field) in [
+                ("EXPIRES", "expires"),
+                ("LAST USED", "last_used"),
+                ("CREATED", "created"),
+            ] {
+                if let Some(i) = at(column) {
+                    assert_eq!(cells[i], text(field), "{cols}: {column} whole");
+                }
+            }
+            let paths: Vec<&str> = k["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect();
+            let paths = if paths.is_empty() {
+                "-".to_owned()
+            } else {
+                paths.join(" ")
+            };
+            for (column, whole) in [
+                ("USER", text("user")),
+                ("NAME", text("name")),
+                ("PATHS", paths),
+                ("DESCRIPTION", text("description")),
+            ] {
+                if let Some(i) = at(column) {
+                    shows_or_cuts(cells[i], &whole);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn one_prefix_with_a_comma_is_told_apart_from_two_prefixes() {
+    let env = Env::new();
+    let one = env.create(&["--user", "svc", "--name", "one", "--path", "/api,/admin"]);
+    let two = env.create(&[
+        "--user", "svc", "--name", "two", "--path", "/api", "--path", "/admin",
+    ]);
+    assert_eq!(
+        show(&env, "svc/one")["paths"],
+        serde_json::json!(["/api,/admin"])
+    );
+    assert_eq!(
+        show(&env, "svc/two")["paths"],
+        serde_json::json!(["/api", "/admin"])
+    );
+    let (want_one, want_two) = ("/api,/admin", "/api /admin");
+
+    let rows = plain_rows(&env, &[], &[]);
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][5].as_str()),
+        (id_of(&one), want_one)
+    );
+    assert_eq!(
+        (rows[1][0].as_str(), rows[1][5].as_str()),
+        (id_of(&two), want_two)
+    );
+
+    for (key, want) in [("svc/one", want_one), ("svc/two", want_two)] {
+        let out = env.run(&["show", key]);
+        out.code(0);
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("paths "))
+            .expect("a paths line");
+        assert_eq!(line.strip_prefix("paths").unwrap().trim(), want, "{key}");
+    }
+
+    let Some(out) = on_terminal(&env, "stty cols 120; \"$KEYCTL\" list", b"", &[]) else {
+        return;
+    };
+    out.code(0);
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .collect();
+    let header = table_cells(lines[1]).expect("header");
+    let paths = header
+        .iter()
+        .position(|h| *h == "PATHS")
+        .expect("PATHS shown");
+    for (key, want) in [(&one, want_one), (&two, want_two)] {
+        let row = lines.iter().find(|l| l.contains(id_of(key))).expect("row");
+        assert_eq!(table_cells(row).unwrap()[paths], want, "{}", out.stdout);
     }
 }
 

@@ -776,13 +776,13 @@ fn list_filters_combine() {
     // The table shows when each key was last used.
     let out = f.env.run(&["list", "--user", "svc"]);
     out.code(0);
-    assert!(out.stdout.contains("LAST USED"), "{}", out.stdout);
+    let header: Vec<&str> = out.stdout.lines().next().unwrap().split('\t').collect();
+    assert_eq!(header[6], "LAST_USED", "{}", out.stdout);
     let used = list(&f.env, &["--user", "svc"])[0]["last_used"].clone();
     let row = |id: &str| -> Vec<String> {
         let line = out.stdout.lines().find(|l| l.contains(id)).unwrap();
-        line.split_whitespace().map(str::to_owned).collect()
+        line.split('\t').map(str::to_owned).collect()
     };
-    // ID USER NAME STATUS EXPIRES PATHS LAST-USED CREATED
     assert_eq!(row(&f.ids[&'a'])[6], used.as_str().unwrap());
     assert_eq!(row(&f.ids[&'b'])[6], "-");
 }

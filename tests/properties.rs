@@ -349,7 +349,7 @@ proptest! {
         let mut prefixes = vec![prefix, "/".to_owned()];
         prefixes.extend(others);
         prop_assert!(!allows(&prefixes, &path), "{:?} allowed {:?}", prefixes, path);
-        prop_assert!(allows(&[], &path), "no prefixes allow {:?}", path);
+        prop_assert!(allows::<&str>(&[], &path), "no prefixes allow {:?}", path);
     }
 
     #[test]

@@ -1359,7 +1359,8 @@ fn control_characters_planted_in_the_store_are_never_printed_raw() {
     // to the store could.
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     conn.execute(
-        "UPDATE keys SET name = ?1, description = ?1, paths = '/api' || char(10) || '/' || ?1",
+        "UPDATE keys SET name = ?1, description = ?1 || char(9) || 'tab',
+                         paths = '/api' || char(10) || '/' || ?1",
         [EVIL],
     )
     .unwrap();

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{Ctx, output};
+use super::{Ctx, output, table};
 use crate::cli::ListArgs;
 use crate::error::Result;
 use crate::store::{Access, ListFilter};
@@ -25,7 +25,12 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode> {
     if keys.is_empty() {
         output::note("no keys");
     } else {
-        output::key_table(&keys, ctx.decorate)?;
+        let width = if ctx.decorate {
+            table::terminal_width()
+        } else {
+            None
+        };
+        table::print(&keys, ctx.decorate, width)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ mod prune;
 pub mod quick;
 mod reset;
 mod show;
+mod table;
 mod verify;
 
 use std::ffi::OsString;

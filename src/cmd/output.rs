@@ -2,7 +2,6 @@
 
 use std::io::{BufWriter, Write};
 
-use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer as _};
 
@@ -103,52 +102,6 @@ fn or_dash(v: Option<impl ToString>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| sanitize(v.to_string()))
 }
 
-/// Print keys as a table fitted to the terminal, or plain columns when not a terminal.
-pub fn key_table(keys: &[Key], decorate: bool) -> Result<()> {
-    let mut table = Table::new();
-    if decorate {
-        table.load_style(presets::UTF8_FULL_CONDENSED);
-        // A terminal that reports a width of 0 (a pty nobody sized, as under `docker run -t`
-        // or `script`) would squeeze every column to one character; fit only a real width.
-        if table.width().is_some_and(|w| w > 0) {
-            table.set_content_arrangement(ContentArrangement::Dynamic);
-        }
-    } else {
-        table.load_style(presets::NOTHING);
-    }
-    table.set_header([
-        "ID",
-        "USER",
-        "NAME",
-        "STATUS",
-        "EXPIRES",
-        "PATHS",
-        "LAST USED",
-        "CREATED",
-    ]);
-    for k in keys {
-        table.add_row([
-            sanitize(&k.id),
-            sanitize(&k.user),
-            or_dash(k.name.as_ref()),
-            k.status.as_str().to_owned(),
-            or_dash(k.expires),
-            if k.paths.is_empty() {
-                "-".to_owned()
-            } else {
-                sanitize(k.paths.join(","))
-            },
-            or_dash(k.last_used),
-            k.created.to_string(),
-        ]);
-    }
-    let mut out = std::io::stdout().lock();
-    for row in table.lines() {
-        writeln!(out, "{}", row.trim_end()).map_err(Error::Output)?;
-    }
-    Ok(())
-}
-
 /// Print one key as `field: value` lines.
 pub fn key_details(k: &Key) -> Result<()> {
     let fields = [
@@ -163,6 +116,7 @@ pub fn key_details(k: &Key) -> Result<()> {
             if k.paths.is_empty() {
                 "-".into()
             } else {
+                // As in `list`: a space between prefixes, which never contain one.
                 sanitize(k.paths.join(" "))
             },
         ),
