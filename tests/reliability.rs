@@ -355,7 +355,9 @@ fn run_with_file_limit(env: &Env, args: &[&str], limit: u64) -> Option<Out> {
     match cmd.output() {
         Ok(out) => Some(out.into()),
         Err(e) => {
-            eprintln!("skipped: cannot limit the file size of a child process ({e})");
+            common::skip(&format!(
+                "cannot limit the file size of a child process ({e})"
+            ));
             None
         }
     }
@@ -1461,10 +1463,9 @@ fn without_the_secret_verify_says_the_same_for_every_key_state() {
 
 #[test]
 fn another_user_can_neither_read_nor_use_the_store() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "skipped: needs root to run keyctl as another user (the store's modes are checked by store_file::new_store_is_private_whatever_the_umask)"
+    if !common::is_root() {
+        common::skip(
+            "needs root to run keyctl as another user (the store's modes are checked by store_file::new_store_is_private_whatever_the_umask)",
         );
         return;
     }
@@ -1476,7 +1477,7 @@ fn another_user_can_neither_read_nor_use_the_store() {
         .status()
         .is_ok_and(|s| s.success());
     if !works {
-        eprintln!("skipped: `setpriv` cannot switch to an unprivileged user here");
+        common::skip("`setpriv` cannot switch to an unprivileged user here");
         return;
     }
     let env = Env::new();

@@ -65,6 +65,21 @@ pub fn skip(why: &str) {
     eprintln!("skipped: {why}");
 }
 
+/// Whether util-linux `script` is here to fake a terminal; when not, the test is skipped
+/// (a failure under `KEYCTL_TEST_STRICT=1`).
+pub fn has_script() -> bool {
+    let found = Command::new("script")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        skip("util-linux `script` is not installed, so no terminal can be faked");
+    }
+    found
+}
+
 /// True when the test runs as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -296,6 +311,25 @@ pub fn dump(path: &Path) -> String {
         }
     }
     out
+}
+
+/// Give the store back to the test's own user after [`unprivileged`].
+pub fn restore_access(env: &Env) {
+    let dir = env.db.parent().unwrap();
+    if is_root() {
+        for p in [&env.db, &dir.to_path_buf()] {
+            std::os::unix::fs::chown(p, Some(0), Some(0)).unwrap();
+        }
+    }
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+/// The path of a store's journal (`-journal`) or WAL (`-wal`) file.
+pub fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Runs keyctl with some arguments and some input on stdin.
