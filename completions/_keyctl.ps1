@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove keys revoked or expired more than DUR ago')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer HTTP verification requests: forward auth for proxies, JSON for apps')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -157,6 +158,17 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'keyctl;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable')
+            [CompletionResult]::new('--challenge', '--challenge', [CompletionResultType]::ParameterName, 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--require-tls', '--require-tls', [CompletionResultType]::ParameterName, 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)')
+            [CompletionResult]::new('--access-log', '--access-log', [CompletionResultType]::ParameterName, 'Log one line per request on stderr (credentials in query strings are redacted)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'keyctl;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a key and print its token, once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List keys (live ones, oldest first), never their secrets')
@@ -169,6 +181,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove keys revoked or expired more than DUR ago')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer HTTP verification requests: forward auth for proxies, JSON for apps')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -203,6 +216,9 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;help;verify' {
+            break
+        }
+        'keyctl;help;serve' {
             break
         }
         'keyctl;help;help' {

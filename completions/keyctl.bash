@@ -49,6 +49,9 @@ _keyctl() {
             keyctl,rotate)
                 cmd="keyctl__subcmd__reset"
                 ;;
+            keyctl,serve)
+                cmd="keyctl__subcmd__serve"
+                ;;
             keyctl,show)
                 cmd="keyctl__subcmd__show"
                 ;;
@@ -85,6 +88,9 @@ _keyctl() {
             keyctl__subcmd__help,reset)
                 cmd="keyctl__subcmd__help__subcmd__reset"
                 ;;
+            keyctl__subcmd__help,serve)
+                cmd="keyctl__subcmd__help__subcmd__serve"
+                ;;
             keyctl__subcmd__help,show)
                 cmd="keyctl__subcmd__help__subcmd__show"
                 ;;
@@ -98,7 +104,7 @@ _keyctl() {
 
     case "${cmd}" in
         keyctl)
-            opts="-h -V --db --json --help --version create list show reset rotate expire path disable enable delete prune verify help"
+            opts="-h -V --db --json --help --version create list show reset rotate expire path disable enable delete prune verify serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,7 +244,7 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__help)
-            opts="create list show reset expire path disable enable delete prune verify help"
+            opts="create list show reset expire path disable enable delete prune verify serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +397,20 @@ _keyctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        keyctl__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         keyctl__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -502,6 +522,32 @@ _keyctl() {
             case "${prev}" in
                 --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyctl__subcmd__serve)
+            opts="-h --listen --challenge --require-tls --access-log --db --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --challenge)
+                    COMPREPLY=($(compgen -W "bearer basic none" -- "${cur}"))
                     return 0
                     ;;
                 --db)

@@ -36,6 +36,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand delete 'Revoke a key (or remove it entirely with --purge)'
             cand prune 'Remove keys revoked or expired more than DUR ago'
             cand verify 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
+            cand serve 'Answer HTTP verification requests: forward auth for proxies, JSON for apps'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'keyctl;create'= {
@@ -141,6 +142,16 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'keyctl;serve'= {
+            cand --listen 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable'
+            cand --challenge 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --require-tls 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)'
+            cand --access-log 'Log one line per request on stderr (credentials in query strings are redacted)'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'keyctl;help'= {
             cand create 'Create a key and print its token, once'
             cand list 'List keys (live ones, oldest first), never their secrets'
@@ -153,6 +164,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand delete 'Revoke a key (or remove it entirely with --purge)'
             cand prune 'Remove keys revoked or expired more than DUR ago'
             cand verify 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
+            cand serve 'Answer HTTP verification requests: forward auth for proxies, JSON for apps'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'keyctl;help;create'= {
@@ -176,6 +188,8 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         &'keyctl;help;prune'= {
         }
         &'keyctl;help;verify'= {
+        }
+        &'keyctl;help;serve'= {
         }
         &'keyctl;help;help'= {
         }

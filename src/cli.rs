@@ -68,6 +68,8 @@ pub enum Command {
     Delete(DeleteArgs),
     Prune(PruneArgs),
     Verify(VerifyArgs),
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
 }
 
 /// Create a key and print its token, once
@@ -384,6 +386,46 @@ pub struct VerifyArgs {
     /// Reject a token replaced by a reset even during its grace period (reason superseded)
     #[arg(long)]
     pub current: bool,
+}
+
+/// Answer HTTP verification requests: forward auth for proxies, JSON for apps
+///
+/// Endpoints: /auth and /auth/... (forward auth, any method: 200 with X-Keyctl-* headers
+/// when valid, 401 or 403 with X-Keyctl-Reason when not), POST /v1/verify (JSON in, the JSON
+/// of `verify --json` out), GET /healthz (200 when the store can be read, else 503) and GET
+/// /metrics (Prometheus). A store that cannot be read is answered 503, never 2xx.
+///
+/// It trusts the X-Original-URI, X-Forwarded-Uri and X-Forwarded-Proto headers of whoever
+/// calls it, so it must be reachable only by the proxy in front of it: keep it on loopback
+/// (the default) or a Unix socket, never on a public address.
+#[cfg(feature = "serve")]
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl serve
+  keyctl serve --listen 127.0.0.1:9000 --access-log
+  keyctl serve --listen unix:/run/keyctl/auth.sock --challenge none --require-tls
+
+It prints one line per listener on stderr when ready (keyctl: serving http://127.0.0.1:7878)
+and stops on SIGTERM or SIGINT, letting requests in flight finish (at most 10 s).
+
+Exit codes: 0 stopped by a signal, 2 invalid arguments, 4 store unusable or cannot listen.")]
+pub struct ServeArgs {
+    /// Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    pub listen: Vec<crate::serve::Listen>,
+
+    /// What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none
+    #[arg(long, value_name = "KIND", default_value = "bearer", value_parser = PossibleValuesParser::new(["bearer", "basic", "none"]).try_map(|s| s.parse::<crate::serve::Challenge>()))]
+    pub challenge: crate::serve::Challenge,
+
+    /// Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)
+    #[arg(long)]
+    pub require_tls: bool,
+
+    /// Log one line per request on stderr (credentials in query strings are redacted)
+    #[arg(long)]
+    pub access_log: bool,
 }
 
 fn status_arg() -> impl clap::builder::TypedValueParser<Value = Status> {

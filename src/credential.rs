@@ -22,9 +22,9 @@ pub const MAX_HEADERS: usize = 100;
 pub const MAX_LINE_BYTES: usize = 8 * 1024;
 
 /// Header names (lowercase) whose whole value is a credential.
-const CREDENTIAL_HEADERS: [&str; 3] = ["x-auth-key", "x-api-auth", "x-api-key"];
+pub const CREDENTIAL_HEADERS: [&str; 3] = ["x-auth-key", "x-api-auth", "x-api-key"];
 /// Query parameter names (exact, case-sensitive) whose value is a credential.
-const CREDENTIAL_PARAMS: [&str; 4] = ["_auth_key", "_api_auth", "accesskey", "api_key"];
+pub const CREDENTIAL_PARAMS: [&str; 4] = ["_auth_key", "_api_auth", "accesskey", "api_key"];
 
 /// Where a credential was found.
 #[derive(Debug, Clone, PartialEq, Eq)]

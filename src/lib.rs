@@ -17,6 +17,9 @@ pub mod time;
 pub mod token;
 pub mod verify;
 
+#[cfg(feature = "serve")]
+pub mod serve;
+
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;

@@ -215,6 +215,32 @@ pub fn contains_token(text: &str) -> bool {
     false
 }
 
+/// Text safe to print: control characters (but newlines) escaped, and every word shaped
+/// like a token replaced.
+pub fn redact(text: &str) -> String {
+    text.split_inclusive(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+        .map(|word| {
+            if contains_token(word) {
+                let end = word
+                    .chars()
+                    .last()
+                    .filter(|c| c.is_whitespace() || *c == '\'' || *c == '"')
+                    .map(String::from)
+                    .unwrap_or_default();
+                format!("(token not shown){end}")
+            } else {
+                word.chars()
+                    .map(|c| match c {
+                        '\n' => "\n".to_owned(),
+                        c if c.is_control() => c.escape_default().to_string(),
+                        c => c.to_string(),
+                    })
+                    .collect()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,8 @@ mod path;
 mod prune;
 pub mod quick;
 mod reset;
+#[cfg(feature = "serve")]
+mod serve;
 mod show;
 mod table;
 mod verify;
@@ -142,34 +144,8 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
     if let Some(tip) = tip {
         text = format!("{}\n\n{tip}\n", text.trim_end());
     }
-    output::note_raw(&redact(&text));
+    output::note_raw(&crate::token::redact(&text));
     ExitCode::from(crate::error::EXIT_USAGE)
-}
-
-/// Text safe to print: control characters (but newlines) escaped, and every word shaped
-/// like a token replaced.
-pub fn redact(text: &str) -> String {
-    text.split_inclusive(|c: char| c.is_whitespace() || c == '\'' || c == '"')
-        .map(|word| {
-            if crate::token::contains_token(word) {
-                let end = word
-                    .chars()
-                    .last()
-                    .filter(|c| c.is_whitespace() || *c == '\'' || *c == '"')
-                    .map(String::from)
-                    .unwrap_or_default();
-                format!("(token not shown){end}")
-            } else {
-                word.chars()
-                    .map(|c| match c {
-                        '\n' => "\n".to_owned(),
-                        c if c.is_control() => c.escape_default().to_string(),
-                        c => c.to_string(),
-                    })
-                    .collect()
-            }
-        })
-        .collect()
 }
 
 /// Run the parsed command line; returns the exit code for a completed command.
@@ -187,6 +163,8 @@ pub fn run(cli: Cli, env: Environment) -> Result<ExitCode> {
         Command::Delete(args) => delete::run(args, &ctx),
         Command::Prune(args) => prune::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(args, &ctx),
     }
 }
 

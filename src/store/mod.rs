@@ -277,6 +277,8 @@ pub(crate) trait Backend: Send {
     fn lookup(&self, id: &str, marker: bool) -> Result<Option<(StoredKey, Option<Marker>)>>;
     /// The store's marker now, if it can be read cheaply.
     fn marker(&self) -> Option<Marker>;
+    /// Read something, to tell whether the store can be read at all.
+    fn ping(&self, clock: &Clock) -> Result<()>;
     /// Record that key `id` verified at `now` (best effort, at most once a minute).
     fn record_use(&self, id: &KeyId, last_used: Option<Timestamp>, now: Timestamp);
 }
@@ -426,6 +428,11 @@ impl Store {
     /// nothing, when the key was changed by someone else since.
     pub fn undo(&mut self, undo: &Undo) -> Result<()> {
         self.backend.undo(undo)
+    }
+
+    /// Whether the store can be read now (for health checks).
+    pub fn ping(&self) -> Result<()> {
+        self.backend.ping(&self.clock)
     }
 
     pub(crate) fn lookup(

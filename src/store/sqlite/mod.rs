@@ -418,6 +418,13 @@ impl Backend for Sqlite {
         Ok(Some((key, marker)))
     }
 
+    fn ping(&self, clock: &Clock) -> Result<()> {
+        self.read(clock, |conn, _| {
+            conn.query_row("SELECT count(*) FROM keys", [], |_| Ok(()))
+                .map_err(|e| self.site.err(e))
+        })
+    }
+
     fn marker(&self) -> Option<Marker> {
         header::read(&self.conn).ok().map(Marker::Header)
     }

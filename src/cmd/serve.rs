@@ -1,0 +1,24 @@
+//! `keyctl serve`: bind, say where, serve until a signal.
+
+use std::process::ExitCode;
+
+use super::{Ctx, output};
+use crate::cli::ServeArgs;
+use crate::error::Result;
+use crate::serve::{Config, Server};
+
+pub fn run(args: ServeArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let server = Server::bind(Config {
+        db: ctx.db.clone(),
+        listen: args.listen,
+        challenge: args.challenge,
+        require_tls: args.require_tls,
+        access_log: args.access_log,
+        lock_timeout: ctx.lock_timeout,
+    })?;
+    for address in server.addresses() {
+        output::note(&format!("serving {address}"));
+    }
+    server.run()?;
+    Ok(ExitCode::SUCCESS)
+}
