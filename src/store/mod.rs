@@ -423,6 +423,25 @@ impl Store {
         self.write(|tx, path| delete_keys(tx, PRUNABLE, [cutoff.0]).map_err(|e| sql_err(path, e)))
     }
 
+    /// Remove those of the keys with these ids that are still revoked or expired before
+    /// `cutoff`; returns their ids. For a caller that showed [`Store::prunable`] to someone
+    /// and was told to go ahead: a key that became prunable since is not removed unseen, and
+    /// one that was given a new expiry since is kept.
+    pub fn prune_keys(&mut self, cutoff: Timestamp, ids: &[String]) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(ids).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.write(|tx, path| {
+            delete_keys(
+                tx,
+                &format!("({PRUNABLE}) AND k.id IN (SELECT value FROM json_each(?2))"),
+                params![cutoff.0, ids],
+            )
+            .map_err(|e| sql_err(path, e))
+        })
+    }
+
     /// Record a successful use, at most once per [`LAST_USED_INTERVAL`]. Best effort: on a
     /// read-only or busy store the verdict stands and the record is skipped.
     pub(crate) fn touch(&self, id: &str, last_used: Option<Timestamp>, now: Timestamp) {
@@ -855,5 +874,61 @@ mod tests {
         // The refused batch left nothing behind: the same name is free.
         store.create_keys(&batch[..2], now).unwrap();
         assert_eq!(store.list(&all, now).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn prune_keys_removes_only_listed_keys_still_prunable() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(&dir.path().join("keys.db")).unwrap();
+        let now = Timestamp(1_800_000_000);
+        let cutoff = Timestamp(now.0 - 1000);
+        let batch = [
+            new_key("svc", Some("revoked")),
+            new_key("svc", Some("expired")),
+            new_key("svc", Some("later")),
+            new_key("svc", Some("live")),
+        ];
+        let ids: Vec<KeyRef> = store
+            .create_keys(&batch, Timestamp(now.0 - 9000))
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| KeyRef::Id(k.id))
+            .collect();
+        store.revoke(&ids[0], Timestamp(now.0 - 5000)).unwrap();
+        store
+            .set_expiry(&ids[1], Some(Timestamp(now.0 - 3000)), now)
+            .unwrap();
+        let shown: Vec<String> = store
+            .prunable(cutoff, now)
+            .unwrap()
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        assert_eq!(shown.len(), 2);
+
+        // After the list was shown: another key becomes prunable, a listed one gets a new
+        // expiry.
+        store.revoke(&ids[2], Timestamp(now.0 - 4000)).unwrap();
+        store.set_expiry(&ids[1], None, now).unwrap();
+        assert_eq!(
+            store.prune_keys(cutoff, &shown).unwrap(),
+            [shown[0].clone()]
+        );
+        let left: Vec<String> = store
+            .list(
+                &ListFilter {
+                    all: true,
+                    ..ListFilter::default()
+                },
+                now,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        let id = |r: &KeyRef| r.to_string();
+        assert_eq!(left, [id(&ids[1]), id(&ids[2]), id(&ids[3])]);
+        assert!(store.prune_keys(cutoff, &[]).unwrap().is_empty());
+        assert!(store.prune_keys(cutoff, &shown).unwrap().is_empty());
     }
 }
