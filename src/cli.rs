@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::builder::TypedValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgAction, ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
 use crate::key::{KeyRef, Status};
 use crate::time::{Timestamp, parse_duration, parse_time};
@@ -274,15 +276,20 @@ pub struct EnableArgs {
 
 /// Remove keys revoked or expired more than DUR ago
 ///
-/// Prints how many keys were removed. Asks for confirmation on a terminal; without a
-/// terminal, --yes is required.
+/// Prints how many keys were removed. On a terminal it first lists the keys (id, user/name,
+/// status, when revoked or expired) and asks; the answer is a line: y or yes goes ahead,
+/// anything else changes nothing. Without a terminal, --yes is required.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
+  keyctl prune --older-than 90d --dry-run
   keyctl prune --older-than 90d
   keyctl prune --older-than 30d --yes --json
 
-Exit codes: 0 ok, 2 invalid duration or not confirmed, 4 store unusable.")]
+--json prints {\"purged\": N, \"ids\": [...]}; with --dry-run, {\"purged\": 0, \"ids\": [],
+\"dry_run\": true, \"would_purge\": [...]}.
+
+Exit codes: 0 ok (also for --dry-run), 2 invalid duration or not confirmed, 4 store unusable.")]
 pub struct PruneArgs {
     /// Remove keys revoked or expired more than DUR ago (30d, 1y)
     #[arg(long, value_name = "DUR", value_parser = duration_arg)]
@@ -291,20 +298,26 @@ pub struct PruneArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// List what would be removed and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Revoke a key (or remove it entirely with --purge)
 ///
 /// A revoked key stays visible with `list --all` and `show`, and verify rejects it as
-/// `revoked`. Asks for confirmation on a terminal; without a terminal, --yes is required.
+/// `revoked`. On a terminal it asks first; the answer is a line: y or yes goes ahead,
+/// anything else changes nothing. Without a terminal, --yes is required.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   keyctl delete svc/deploy
   keyctl delete 3fQm8WcJtP2a9LxZ --yes
+  keyctl delete svc/old --purge --dry-run
   keyctl delete svc/old --purge --yes
 
-Exit codes: 0 ok, 2 not confirmed, 3 no such key, 4 store unusable.")]
+Exit codes: 0 ok (also for --dry-run), 2 not confirmed, 3 no such key, 4 store unusable.")]
 pub struct DeleteArgs {
     /// The key: its id, or USER/NAME
     #[arg(value_name = "KEY", value_parser = key_arg)]
@@ -317,6 +330,10 @@ pub struct DeleteArgs {
     /// Remove the key and its record entirely instead of revoking it
     #[arg(long)]
     pub purge: bool,
+
+    /// Say what would be done (--json: the key as it is now) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)
@@ -365,6 +382,59 @@ pub struct VerifyArgs {
     /// Reject a request that did not come over https (an https URL or X-Forwarded-Proto: https)
     #[arg(long)]
     pub require_tls: bool,
+}
+
+/// The command line as it is parsed: [`Cli`], plus a hidden `--force` on `delete` and
+/// `prune` that is refused, as an unknown argument, with a tip to use `--yes`. The trap is
+/// kept out of [`Cli`] itself because the completions and man pages are generated from that,
+/// and they must not offer `--force`.
+pub fn command() -> clap::Command {
+    Cli::command()
+        .mut_subcommand("delete", |c| c.arg(refused_option("force", "--yes")))
+        .mut_subcommand("prune", |c| c.arg(refused_option("force", "--yes")))
+}
+
+/// `--LONG`, in any form (`--LONG`, `--LONG=x`, `--LONG x`), refused with a tip naming the
+/// option that was meant.
+fn refused_option(long: &'static str, meant: &'static str) -> clap::Arg {
+    clap::Arg::new(long)
+        .long(long)
+        .hide(true)
+        .num_args(0..=1)
+        .default_missing_value("")
+        .action(ArgAction::Set)
+        .value_parser(NotAnOption(meant))
+}
+
+/// The parser behind [`refused_option`]: it fails as an unknown argument would, with a tip.
+#[derive(Debug, Clone, Copy)]
+struct NotAnOption(&'static str);
+
+impl TypedValueParser for NotAnOption {
+    type Value = bool;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        _value: &std::ffi::OsStr,
+    ) -> Result<bool, clap::Error> {
+        let mut err = clap::Error::new(ErrorKind::UnknownArgument).with_cmd(cmd);
+        let typed = arg.and_then(|a| a.get_long()).unwrap_or_default();
+        err.insert(
+            ContextKind::InvalidArg,
+            ContextValue::String(format!("--{typed}")),
+        );
+        err.insert(
+            ContextKind::SuggestedArg,
+            ContextValue::String(self.0.to_owned()),
+        );
+        err.insert(
+            ContextKind::Usage,
+            ContextValue::StyledStr(cmd.clone().render_usage()),
+        );
+        Err(err)
+    }
 }
 
 fn user_arg(s: &str) -> Result<String, String> {

@@ -2,14 +2,17 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::FromArgMatches as _;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // A plain `verify` skips clap's start-up work; every other command line goes to clap.
     let cli = match keyctl::cmd::quick::parse(&args, std::env::var_os("KEYCTL_DB")) {
         Some(cli) => cli,
-        None => match keyctl::cli::Cli::try_parse_from(args) {
+        None => match keyctl::cli::command()
+            .try_get_matches_from(args)
+            .and_then(|mut m| keyctl::cli::Cli::from_arg_matches_mut(&mut m))
+        {
             Ok(cli) => cli,
             Err(e) => return keyctl::cmd::usage_error(e),
         },

@@ -8,6 +8,8 @@ use clap::CommandFactory;
 #[test]
 fn cli_definition_is_consistent() {
     keyctl::cli::Cli::command().debug_assert();
+    // What the binary parses: the same, plus the hidden `--force` traps.
+    keyctl::cli::command().debug_assert();
 }
 
 #[test]
@@ -28,4 +30,12 @@ fn completions_and_man_pages_are_fresh() {
         stale.is_empty(),
         "stale generated files {stale:?}: run `UPDATE_GENERATED=1 cargo test --test generated` and commit them"
     );
+}
+
+#[test]
+fn completions_and_man_pages_do_not_offer_force() {
+    for (rel, contents) in keyctl::generate::files().expect("render") {
+        let text = String::from_utf8_lossy(&contents);
+        assert!(!text.contains("force"), "{rel} offers --force");
+    }
 }

@@ -7,6 +7,7 @@ mod expire;
 mod list;
 mod output;
 mod path;
+mod prompt;
 mod prune;
 pub mod quick;
 mod reset;

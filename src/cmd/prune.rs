@@ -4,15 +4,23 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::{Ctx, delete::confirm, output};
+use super::{Ctx, output, prompt};
 use crate::cli::PruneArgs;
 use crate::error::{Error, Result};
+use crate::key::Key;
 use crate::store::Store;
 
+/// JSON shape of prune. A dry run keeps `purged` and `ids` true to what happened (nothing)
+/// and says what a real run would remove in `would_purge`, so that a script reading `ids`
+/// never mistakes a dry run for a removal.
 #[derive(Serialize)]
 struct Pruned {
     purged: usize,
     ids: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dry_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would_purge: Option<Vec<String>>,
 }
 
 pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode> {
@@ -22,27 +30,80 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode> {
         .ok_or_else(|| Error::Invalid(format!("--older-than {}: too far back", args.older_than)))?;
     let mut store = Store::open(&ctx.db)?;
     let candidates = store.prunable(cutoff, ctx.now)?;
-    let ids = if candidates.is_empty() {
-        Vec::new()
-    } else {
-        if !args.yes {
-            confirm(
-                &format!(
-                    "Remove {} key(s) revoked or expired before {cutoff}?",
-                    candidates.len()
-                ),
-                ctx,
-            )?;
+    let listed: Vec<String> = candidates.iter().map(|k| k.id.clone()).collect();
+    if args.dry_run {
+        if ctx.json {
+            output::json(&Pruned {
+                purged: 0,
+                ids: Vec::new(),
+                dry_run: true,
+                would_purge: Some(listed),
+            })?;
+        } else {
+            for line in describe(&candidates) {
+                output::line(&line)?;
+            }
+            output::line(&format!("would purge {} key(s)", candidates.len()))?;
+            output::note("dry run: nothing was changed");
         }
-        store.prune(cutoff)?
-    };
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !candidates.is_empty() && !args.yes {
+        // Listed only when asking: without a terminal the refusal is the whole answer.
+        if ctx.stdin_tty {
+            for line in describe(&candidates) {
+                eprintln!("  {line}");
+            }
+        }
+        prompt::confirm(
+            &format!(
+                "Remove {} key(s) revoked or expired before {cutoff}?",
+                candidates.len()
+            ),
+            ctx,
+        )?;
+    }
+    // Exactly the keys that were listed (and confirmed), if they are still prunable.
+    let ids = store.prune_keys(cutoff, &listed)?;
     if ctx.json {
         output::json(&Pruned {
             purged: ids.len(),
             ids,
+            dry_run: false,
+            would_purge: None,
         })?;
     } else {
         output::line(&format!("purged {} key(s)", ids.len()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per key, in aligned columns: id, `user/name` (or user), status, and when it
+/// was revoked or expired.
+fn describe(keys: &[Key]) -> Vec<String> {
+    let rows: Vec<[String; 4]> = keys
+        .iter()
+        .map(|k| {
+            let who = match &k.name {
+                Some(name) => format!("{}/{name}", k.user),
+                None => k.user.clone(),
+            };
+            let when = match (k.deleted, k.expires) {
+                (Some(t), _) => format!("revoked {t}"),
+                (None, Some(t)) => format!("expired {t}"),
+                (None, None) => "-".to_owned(),
+            };
+            [
+                output::sanitize(&k.id),
+                output::sanitize(&who),
+                k.status.as_str().to_owned(),
+                when,
+            ]
+        })
+        .collect();
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    rows.iter()
+        .map(|[id, who, status, when]| format!("{id:<w0$}  {who:<w1$}  {status:<w2$}  {when}"))
+        .collect()
 }
