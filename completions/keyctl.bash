@@ -168,7 +168,7 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__delete)
-            opts="-y -h --yes --purge --db --json --help"
+            opts="-y -h --yes --purge --dry-run --db --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -492,7 +492,7 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__prune)
-            opts="-y -h --older-than --yes --db --json --help"
+            opts="-y -h --older-than --yes --dry-run --db --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -92,11 +92,13 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -s h -l help -d 'P
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l purge -d 'Remove the key and its record entirely instead of revoking it'
+complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l dry-run -d 'Say what would be done (--json: the key as it is now) and change nothing'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l older-than -d 'Remove keys revoked or expired more than DUR ago (30d, 1y)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -s y -l yes -d 'Do not ask for confirmation'
+complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l dry-run -d 'List what would be removed and change nothing'
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l path -d 'Request path to check against the key\'s prefixes (query string ignored)' -r

@@ -287,15 +287,20 @@ pub struct EnableArgs {
 
 /// Remove keys revoked or expired more than DUR ago
 ///
-/// Prints how many keys were removed. Asks for confirmation on a terminal; without a
-/// terminal, --yes is required.
+/// Prints how many keys were removed. On a terminal it first lists the keys (id, user/name,
+/// status, when revoked or expired) and asks; the answer is a line: y or yes goes ahead,
+/// anything else changes nothing. Without a terminal, --yes is required.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
+  keyctl prune --older-than 90d --dry-run
   keyctl prune --older-than 90d
   keyctl prune --older-than 30d --yes --json
 
-Exit codes: 0 ok, 2 invalid duration or not confirmed, 4 store unusable.")]
+--json prints {\"purged\": N, \"ids\": [...]}; with --dry-run, {\"purged\": 0, \"ids\": [],
+\"dry_run\": true, \"would_purge\": [...]}.
+
+Exit codes: 0 ok (also for --dry-run), 2 invalid duration or not confirmed, 4 store unusable.")]
 pub struct PruneArgs {
     /// Remove keys revoked or expired more than DUR ago (30d, 1y)
     #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
@@ -304,20 +309,26 @@ pub struct PruneArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// List what would be removed and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Revoke a key (or remove it entirely with --purge)
 ///
 /// A revoked key stays visible with `list --all` and `show`, and verify rejects it as
-/// `revoked`. Asks for confirmation on a terminal; without a terminal, --yes is required.
+/// `revoked`. On a terminal it asks first; the answer is a line: y or yes goes ahead,
+/// anything else changes nothing. Without a terminal, --yes is required.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   keyctl delete svc/deploy
   keyctl delete 3fQm8WcJtP2a9LxZ --yes
+  keyctl delete svc/old --purge --dry-run
   keyctl delete svc/old --purge --yes
 
-Exit codes: 0 ok, 2 not confirmed, 3 no such key, 4 store unusable.")]
+Exit codes: 0 ok (also for --dry-run), 2 not confirmed, 3 no such key, 4 store unusable.")]
 pub struct DeleteArgs {
     /// The key: its id, USER/NAME, or one of its tokens
     #[arg(value_name = "KEY")]
@@ -330,6 +341,10 @@ pub struct DeleteArgs {
     /// Remove the key and its record entirely instead of revoking it
     #[arg(long)]
     pub purge: bool,
+
+    /// Say what would be done (--json: the key as it is now) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)

@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::process::Stdio;
-
 use clap::CommandFactory;
-use common::{Env, Out, assert_key_json, id_of, now, secs};
+use common::{Env, Out, Terminal, assert_key_json, id_of, now, on_terminal, secs};
 use serde_json::Value;
 
 /// Run keyctl with `args`, expecting exit 2 (invalid input) and no output on stdout.
@@ -539,34 +537,6 @@ fn plain_list_keeps_long_values_whole() {
     );
 }
 
-/// Run `keyctl ARGS` with stdout (and stdin) on a pseudo-terminal via util-linux `script`;
-/// `None` when `script` is not installed.
-fn on_terminal(env: &Env, shell: &str, input: &[u8], vars: &[(&str, &str)]) -> Option<Out> {
-    use std::io::Write;
-    if std::process::Command::new("script")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
-        eprintln!("skipped: util-linux `script` is not installed, so no terminal can be faked");
-        return None;
-    }
-    let mut cmd = env.command_of("script");
-    cmd.args(["-qec", shell, "/dev/null"])
-        .env("KEYCTL", env!("CARGO_BIN_EXE_keyctl"))
-        .stdin(Stdio::piped());
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn script");
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(input);
-    drop(stdin);
-    Some(child.wait_with_output().expect("wait script").into())
-}
-
 #[test]
 fn list_on_a_terminal_draws_a_table_unless_no_color() {
     let env = Env::new();
@@ -1091,16 +1061,278 @@ fn delete_asks_on_a_terminal() {
     let env = Env::new();
     let t = env.create(&["--user", "svc", "--name", "k"]);
     let before = env.rows();
-    let Some(out) = on_terminal(&env, "\"$KEYCTL\" delete svc/k", b"n", &[]) else {
+    let Some(out) = on_terminal(&env, "\"$KEYCTL\" delete svc/k", b"n\n", &[]) else {
         return;
     };
     out.code(2);
-    assert!(out.stdout.contains(id_of(&t)), "it asked: {}", out.stdout);
+    let question = format!("Revoke key {} (svc/k)? [y/N] ", id_of(&t));
+    assert!(out.stdout.contains(&question), "it asked: {}", out.stdout);
     assert_eq!(env.rows(), before, "answered no: nothing changed");
-    on_terminal(&env, "\"$KEYCTL\" delete svc/k", b"y", &[])
+    let out = on_terminal(&env, "\"$KEYCTL\" delete svc/k --purge", b"n\n", &[]).unwrap();
+    out.code(2);
+    assert!(
+        out.stdout
+            .contains(&format!("Remove key {} (svc/k)? [y/N] ", id_of(&t))),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.rows(), before);
+    // The question is on stderr: with stderr gone, stdout shows none of it.
+    let out = on_terminal(&env, "\"$KEYCTL\" delete svc/k 2>/dev/null", b"n\n", &[]).unwrap();
+    out.code(2);
+    assert!(!out.stdout.contains("[y/N]"), "{}", out.stdout);
+    assert_eq!(env.rows(), before);
+    on_terminal(&env, "\"$KEYCTL\" delete svc/k", b"y\n", &[])
         .unwrap()
         .code(0);
     assert_eq!(env.verify(&t, &[]).1["reason"], "revoked");
+}
+
+/// Delete `svc/k` on a terminal, answering `typed`, then let the shell read a line: what
+/// keyctl left of the input. Returns keyctl's exit code and the shell's line.
+fn answer_then_read(env: &Env, key: &str, typed: &[u8]) -> Option<(i32, String)> {
+    let shell =
+        format!("\"$KEYCTL\" delete {key}; echo \"code=$?\"; read rest; echo \"LEFT=[$rest]\"");
+    let out = on_terminal(env, &shell, typed, &[])?;
+    out.code(0);
+    let code = out
+        .stdout
+        .split("code=")
+        .nth(1)
+        .and_then(|s| s.lines().next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no exit code shown: {}", out.stdout));
+    let left = out
+        .stdout
+        .split("LEFT=[")
+        .nth(1)
+        .and_then(|s| s.split_once(']'))
+        .map(|(left, _)| left.to_owned())
+        .unwrap_or_else(|| panic!("the shell read nothing: {}", out.stdout));
+    Some((code, left))
+}
+
+#[test]
+fn the_answer_is_a_whole_line_and_nothing_after_it_is_consumed() {
+    let env = Env::new();
+    // Confirmations: the key is revoked, and nothing of the answer reaches the shell.
+    for (i, typed) in ["yes\n", "y\n", "YES\n", "Yes\n", "  y \t\n"]
+        .iter()
+        .enumerate()
+    {
+        let name = format!("yes{i}");
+        let t = env.create(&["--user", "svc", "--name", &name]);
+        let Some((code, left)) = answer_then_read(&env, &format!("svc/{name}"), typed.as_bytes())
+        else {
+            return;
+        };
+        assert_eq!((code, left.as_str()), (0, ""), "{typed:?}");
+        assert_eq!(env.verify(&t, &[]).1["reason"], "revoked", "{typed:?}");
+    }
+    // Exactly one line is read: the next one is still there for the shell.
+    let t = env.create(&["--user", "svc", "--name", "next"]);
+    let (code, left) = answer_then_read(&env, "svc/next", b"yes\necho next\n").unwrap();
+    assert_eq!((code, left.as_str()), (0, "echo next"));
+    assert_eq!(env.verify(&t, &[]).1["reason"], "revoked");
+
+    // Anything else is no: exit 2, nothing changed, nothing left over.
+    let t = env.create(&["--user", "svc", "--name", "k"]);
+    let before = env.rows();
+    for typed in [
+        "no\n",
+        "n\n",
+        "\n",
+        "   \n",
+        "yess\n",
+        "ye\n",
+        "y es\n",
+        "yes please\n",
+        "nyes\n",
+        "o\n",
+    ] {
+        let (code, left) = answer_then_read(&env, "svc/k", typed.as_bytes()).unwrap();
+        assert_eq!((code, left.as_str()), (2, ""), "{typed:?}");
+        assert_eq!(env.rows(), before, "{typed:?}");
+    }
+    let (code, left) = answer_then_read(&env, "svc/k", b"no\ny\n").unwrap();
+    assert_eq!(
+        (code, left.as_str()),
+        (2, "y"),
+        "the line after no is not an answer"
+    );
+    assert_eq!(env.rows(), before);
+    assert_eq!(env.verify(&t, &[]).0, 0);
+}
+
+#[test]
+fn end_of_input_at_the_prompt_is_no() {
+    let env = Env::new();
+    let t = env.create(&["--user", "svc", "--name", "k"]);
+    let before = env.rows();
+    // Ctrl-D on an empty line (`script` sends one when its input ends).
+    let Some(out) = on_terminal(&env, "\"$KEYCTL\" delete svc/k; echo \"code=$?\"", b"", &[])
+    else {
+        return;
+    };
+    out.code(0);
+    assert!(out.stdout.contains("[y/N] "), "it asked: {}", out.stdout);
+    assert!(out.stdout.contains("not confirmed"), "{}", out.stdout);
+    assert!(out.stdout.contains("code=2"), "{}", out.stdout);
+    assert_eq!(env.rows(), before);
+    assert_eq!(env.verify(&t, &[]).0, 0);
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_changes_nothing_and_leaves_the_terminal_as_it_was() {
+    let env = Env::new();
+    let t = env.create(&["--user", "svc", "--name", "k"]);
+    let before = env.rows();
+    // The trap keeps the shell going after Ctrl-C, to report keyctl's exit and compare the
+    // terminal's settings (echo, line mode, ...) from before and after.
+    let shell = "trap 'echo interrupted' INT; modes=$(stty -g); \"$KEYCTL\" delete svc/k; \
+                 echo \"code=$?\"; [ \"$modes\" = \"$(stty -g)\" ] && echo 'modes kept'; echo done";
+    let Some(mut term) = Terminal::start(&env, shell, &[]) else {
+        return;
+    };
+    term.wait_for("[y/N] ");
+    term.type_in(b"\x03");
+    term.wait_for("done");
+    let out = term.finish();
+    out.code(0);
+    assert!(
+        out.stdout.contains("code=130"),
+        "killed by SIGINT: {}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("modes kept"), "{}", out.stdout);
+    // Nothing hid the cursor, so nothing had to show it again.
+    assert!(
+        !out.stdout.contains("\x1b[?25l"),
+        "the cursor was hidden: {:?}",
+        out.stdout
+    );
+    assert_eq!(env.rows(), before);
+    assert_eq!(env.verify(&t, &[]).0, 0);
+}
+
+#[test]
+fn delete_acts_on_the_key_that_was_shown_not_on_its_name() {
+    let env = Env::new();
+    let old = env.create(&["--user", "svc", "--name", "k"]);
+    let Some(mut term) = Terminal::start(&env, "\"$KEYCTL\" delete svc/k", &[]) else {
+        return;
+    };
+    term.wait_for("[y/N] ");
+    // While the question waits, the key is revoked elsewhere and its name reused.
+    env.run(&["delete", id_of(&old), "--yes"]).code(0);
+    let new = env.create(&["--user", "svc", "--name", "k"]);
+    term.type_in(b"y\n");
+    let out = term.finish();
+    out.code(0);
+    assert!(out.stdout.contains(id_of(&old)), "{}", out.stdout);
+    assert_eq!(env.verify(&old, &[]).1["reason"], "revoked");
+    assert_eq!(
+        env.verify(&new, &[]).0,
+        0,
+        "the new key of that name was not confirmed and stays"
+    );
+
+    // The same with --purge: the shown key is gone by then, so nothing is removed.
+    let Some(mut term) = Terminal::start(&env, "\"$KEYCTL\" delete svc/k --purge", &[]) else {
+        return;
+    };
+    term.wait_for("[y/N] ");
+    env.run(&["delete", id_of(&new), "--purge", "--yes"])
+        .code(0);
+    let newer = env.create(&["--user", "svc", "--name", "k"]);
+    let before = env.rows();
+    term.type_in(b"yes\n");
+    let out = term.finish();
+    out.code(3);
+    assert!(
+        out.stdout.contains(&format!("no key {}", id_of(&new))),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.rows(), before);
+    assert_eq!(env.verify(&newer, &[]).0, 0);
+}
+
+#[test]
+fn delete_dry_run_changes_nothing_and_needs_no_confirmation() {
+    let env = Env::new();
+    let t = env.create(&["--user", "svc", "--name", "k"]);
+    let key = show(&env, "svc/k");
+    let before = env.rows();
+    for (args, would) in [
+        (vec!["delete", "svc/k", "--dry-run"], "would be revoked"),
+        (
+            vec!["delete", id_of(&t), "--dry-run", "--yes"],
+            "would be revoked",
+        ),
+        (
+            vec!["delete", "svc/k", "--purge", "--dry-run"],
+            "would be removed",
+        ),
+    ] {
+        let out = env.run(&args);
+        out.code(0);
+        assert_eq!(out.stdout, "", "{args:?}");
+        assert!(out.stderr.contains(id_of(&t)), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(would), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("nothing was changed"), "{}", out.stderr);
+        assert_eq!(env.rows(), before, "{args:?}");
+
+        // --json: the key as it is, the shape a real run prints.
+        let mut json_args = args.clone();
+        json_args.push("--json");
+        let v = env.run(&json_args).code(0).json();
+        assert_key_json(&v);
+        assert_eq!(v, key, "{json_args:?}");
+        assert_eq!(env.rows(), before, "{json_args:?}");
+    }
+    // On a terminal it does not ask either.
+    if let Some(out) = on_terminal(&env, "\"$KEYCTL\" delete svc/k --dry-run", b"", &[]) {
+        out.code(0);
+        assert!(!out.stdout.contains("[y/N]"), "{}", out.stdout);
+        assert!(out.stdout.contains("would be revoked"), "{}", out.stdout);
+    }
+    assert_eq!(env.rows(), before);
+    assert_eq!(env.verify(&t, &[]).0, 0);
+
+    // A revoked key: nothing would change; a missing one is not found.
+    env.run(&["delete", "svc/k", "--yes"]).code(0);
+    let before = env.rows();
+    let out = env.run(&["delete", "svc/k", "--dry-run"]);
+    out.code(0);
+    assert!(out.stderr.contains("already revoked"), "{}", out.stderr);
+    env.run(&["delete", "svc/none", "--dry-run"]).code(3);
+    assert_eq!(env.rows(), before);
+}
+
+#[test]
+fn force_is_refused_with_a_pointer_to_yes() {
+    let env = Env::new();
+    let t = env.create(&["--user", "svc", "--name", "k"]);
+    let before = env.rows();
+    for args in [
+        vec!["delete", "svc/k", "--force"],
+        vec!["delete", "--force", "svc/k"],
+        vec!["delete", "svc/k", "--force=yes"],
+        vec!["delete", "svc/k", "--purge", "--force", "--yes"],
+    ] {
+        let out = refused(&env, &args);
+        assert!(
+            out.stderr.contains("unexpected argument '--force'"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("'--yes'"), "{args:?}: {}", out.stderr);
+        assert_eq!(env.rows(), before, "{args:?}");
+    }
+    assert_eq!(env.verify(&t, &[]).0, 0);
+    let help = env.run(&["delete", "--help"]);
+    assert!(!help.stdout.contains("--force"), "hidden: {}", help.stdout);
 }
 
 #[test]
@@ -1214,7 +1446,7 @@ fn cli_definition_is_consistent() {
 fn every_command_has_help_with_examples_and_exit_codes() {
     let env = Env::new();
     for sub in [
-        "create", "list", "show", "reset", "expire", "path", "delete", "verify",
+        "create", "list", "show", "reset", "expire", "path", "delete", "prune", "verify",
     ] {
         for args in [vec![sub, "--help"], vec!["help", sub]] {
             let out = env.run(&args);

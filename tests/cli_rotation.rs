@@ -1,4 +1,4 @@
-//! Black-box tests of rotation and hygiene (issue 4): `reset --grace` across its boundary,
+//! Black-box tests of rotation and hygiene: `reset --grace` across its boundary,
 //! repeated and concurrent resets, disable/enable, last-use tracking and its throttling,
 //! the list filters, prune, and the upgrade of a version-1 store.
 
@@ -6,10 +6,9 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Env, Out, assert_key_json, id_of, now, secs, unprivileged};
+use common::{Env, Out, assert_key_json, id_of, now, on_terminal, secs, unprivileged};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
@@ -879,7 +878,16 @@ fn prune_removes_keys_revoked_or_expired_long_ago() {
     assert_eq!(superseded_rows(&env), 2);
     let out = env.run(&["prune", "--older-than", "30d", "--yes"]);
     out.code(0);
-    assert_eq!(out.stdout, "purged 2 key(s)\n");
+    assert_eq!(
+        out.stdout,
+        format!("{}\n{}\n", ids[0], ids[2]),
+        "the ids removed"
+    );
+    assert!(out.stderr.contains("purged 2 key(s)"), "{}", out.stderr);
+    // Nothing left to do: nothing said at all, so that cron mails nothing.
+    let out = env.run(&["prune", "--older-than", "30d", "--yes"]);
+    out.code(0);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
     assert_eq!(
         listed(&env, &["--all"]),
         pick(&ids, &[1, 3, 4, 5]),
@@ -905,7 +913,7 @@ fn prune_removes_keys_revoked_or_expired_long_ago() {
     ] {
         let out = env.run(&args);
         out.code(0);
-        assert!(out.stdout.starts_with("purged 0"), "{}", out.stdout);
+        assert_eq!(out.stdout, "");
     }
     assert_eq!(env.rows(), rows);
 
@@ -938,47 +946,159 @@ fn invalid_prune_is_refused() {
     }
 }
 
-/// Run `keyctl ARGS` on a pseudo-terminal via util-linux `script`, typing `input`;
-/// `None` when `script` is not installed.
-fn on_terminal(env: &Env, args: &str, input: &[u8]) -> Option<Out> {
-    use std::io::Write;
-    if Command::new("script")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
-        eprintln!("skipped: util-linux `script` is not installed, so no terminal can be faked");
-        return None;
-    }
-    let mut child = env
-        .command_of("script")
-        .args(["-qec", &format!("\"$KEYCTL\" {args}"), "/dev/null"])
-        .env("KEYCTL", env!("CARGO_BIN_EXE_keyctl"))
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn script");
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(input);
-    drop(stdin);
-    Some(child.wait_with_output().expect("wait script").into())
-}
-
 #[test]
-fn prune_asks_on_a_terminal() {
+fn prune_lists_the_keys_and_asks_on_a_terminal() {
     let (env, ids, _) = prune_fleet();
+    let revoked = show(&env, &ids[0])["deleted"].as_str().unwrap().to_owned();
+    let expired = show(&env, &ids[2])["expires"].as_str().unwrap().to_owned();
     let before = env.rows();
-    let Some(out) = on_terminal(&env, "prune --older-than 30d", b"n") else {
+    let Some(out) = on_terminal(&env, "\"$KEYCTL\" prune --older-than 30d", b"n\n", &[]) else {
         return;
     };
     out.code(2);
-    assert!(out.stdout.contains("2 key(s)"), "it asked: {}", out.stdout);
     assert_eq!(env.rows(), before, "answered no: nothing changed");
-    let out = on_terminal(&env, "prune --older-than 30d", b"y").unwrap();
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    let line_of = |id: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} is listed: {}", out.stdout))
+    };
+    let question = lines
+        .iter()
+        .position(|l| {
+            l.starts_with("Remove 2 key(s) revoked or expired more than 30d ago?")
+                && l.contains("? [y/N]")
+        })
+        .unwrap_or_else(|| panic!("it asked: {}", out.stdout));
+    let (first, second) = (line_of(&ids[0]), line_of(&ids[2]));
+    assert!(first < second && second < question, "{}", out.stdout);
+    let words = |i: usize| lines[i].split_whitespace().collect::<Vec<_>>();
+    assert_eq!(
+        words(first),
+        [
+            ids[0].as_str(),
+            "svc/old-revoked",
+            "revoked",
+            "revoked",
+            &revoked
+        ]
+    );
+    assert_eq!(
+        words(second),
+        [
+            ids[2].as_str(),
+            "svc/old-expired",
+            "expired",
+            "expired",
+            &expired
+        ]
+    );
+    for kept in pick(&ids, &[1, 3, 4, 5]) {
+        assert!(
+            !out.stdout.contains(&kept),
+            "{kept} is not listed: {}",
+            out.stdout
+        );
+    }
+
+    // The list and the question are on stderr: with stderr gone, stdout shows none of it.
+    let out = on_terminal(
+        &env,
+        "\"$KEYCTL\" prune --older-than 30d 2>/dev/null",
+        b"n\n",
+        &[],
+    )
+    .unwrap();
+    out.code(2);
+    assert!(
+        !out.stdout.contains(&ids[0]) && !out.stdout.contains("[y/N]"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.rows(), before);
+
+    let out = on_terminal(&env, "\"$KEYCTL\" prune --older-than 30d", b"yes\n", &[]).unwrap();
     out.code(0);
     assert!(out.stdout.contains("purged 2"), "{}", out.stdout);
     assert_eq!(listed(&env, &["--all"]), pick(&ids, &[1, 3, 4, 5]));
+}
+
+#[test]
+fn prune_dry_run_lists_and_changes_nothing() {
+    let (env, ids, _) = prune_fleet();
+    let before = env.rows();
+    for args in [
+        vec!["prune", "--older-than", "30d", "--dry-run"],
+        vec!["prune", "--older-than", "30d", "--dry-run", "--yes"],
+    ] {
+        let out = env.run(&args);
+        out.code(0);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {}", out.stdout);
+        assert!(lines[0].starts_with(&ids[0]), "{}", out.stdout);
+        assert!(lines[1].starts_with(&ids[2]), "{}", out.stdout);
+        assert!(
+            out.stderr.contains("would remove 2 key(s)")
+                && out.stderr.contains("nothing was changed"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(env.rows(), before, "{args:?}");
+
+        let mut json_args = args.clone();
+        json_args.push("--json");
+        let v = env.run(&json_args).code(0).json();
+        assert_eq!(
+            v,
+            json!({"purged": 0, "ids": [], "dry_run": true, "would_purge": [ids[0], ids[2]]}),
+            "{json_args:?}"
+        );
+        assert_eq!(env.rows(), before, "{json_args:?}");
+    }
+    let v = env
+        .run(&["prune", "--older-than", "1y", "--dry-run", "--json"])
+        .code(0)
+        .json();
+    assert_eq!(
+        v,
+        json!({"purged": 0, "ids": [], "dry_run": true, "would_purge": []})
+    );
+    // On a terminal it does not ask either.
+    if let Some(out) = on_terminal(
+        &env,
+        "\"$KEYCTL\" prune --older-than 30d --dry-run",
+        b"",
+        &[],
+    ) {
+        out.code(0);
+        assert!(!out.stdout.contains("[y/N]"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("would remove 2 key(s)"),
+            "{}",
+            out.stdout
+        );
+    }
+    assert_eq!(env.rows(), before);
+    assert_eq!(listed(&env, &["--all"]).len(), 6);
+}
+
+#[test]
+fn prune_force_is_refused_with_a_pointer_to_yes() {
+    let (env, _, _) = prune_fleet();
+    for args in [
+        vec!["prune", "--older-than", "30d", "--force"],
+        vec!["prune", "--force", "--older-than", "30d", "--yes"],
+        vec!["prune", "--force"],
+    ] {
+        let out = refused(&env, &args);
+        assert!(
+            out.stderr.contains("unexpected argument '--force'") && out.stderr.contains("'--yes'"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(listed(&env, &["--all"]).len(), 6);
 }
 
 // ---------------------------------------------------------------------------------------

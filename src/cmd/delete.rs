@@ -2,62 +2,46 @@
 
 use std::process::ExitCode;
 
-use super::{Ctx, output};
+use super::{Ctx, output, prompt};
 use crate::cli::DeleteArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::key::KeyRef;
 use crate::store::Access;
 
 pub fn run(args: DeleteArgs, ctx: &Ctx) -> Result<ExitCode> {
     let mut store = ctx.open(Access::Write)?;
     let key = store.key(&args.key)?;
-    let (verb, done) = if args.purge {
-        ("Remove", "was removed from the store")
+    let label = output::sanitize(key.label());
+    let (verb, done, would) = if args.purge {
+        ("Remove", "was removed from the store", "would be removed")
     } else if key.deleted.is_some() {
-        output::note(&format!(
-            "key {} was already revoked",
-            output::sanitize(key.label())
-        ));
+        output::note(&format!("key {label} was already revoked"));
         if ctx.json {
             output::json(&key)?;
         }
         return Ok(ExitCode::SUCCESS);
     } else {
-        ("Revoke", "is revoked")
+        ("Revoke", "is revoked", "would be revoked")
     };
-    if !args.yes {
-        confirm(
-            &format!("{verb} key {}?", output::sanitize(key.label())),
-            ctx,
+    if args.dry_run {
+        output::changed(
+            &key,
+            ctx.json,
+            &format!("{would} (dry run: nothing was changed)"),
         )?;
+        return Ok(ExitCode::SUCCESS);
     }
-    // The key confirmed, by id: not whatever USER/NAME names by now.
-    let confirmed = KeyRef::Id(key.id);
+    if !args.yes {
+        prompt::confirm(&format!("{verb} key {label}?"), ctx)?;
+    }
+    // By the id that was shown, not by USER/NAME again: while the prompt waited, the key
+    // may have been revoked and its name given to a new key, which was not confirmed.
+    let id = KeyRef::Id(key.id);
     let key = if args.purge {
-        store.purge(&confirmed)?
+        store.purge(&id)?
     } else {
-        store.revoke(&confirmed)?.key
+        store.revoke(&id)?.key
     };
     output::changed(&key, ctx.json, done)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ask on the terminal; without one, refuse rather than hang.
-pub(super) fn confirm(prompt: &str, ctx: &Ctx) -> Result<()> {
-    if !ctx.stdin_tty {
-        return Err(Error::Invalid(
-            "stdin is not a terminal, so keyctl cannot ask for confirmation; pass --yes. Nothing was changed"
-                .into(),
-        ));
-    }
-    let yes = dialoguer::Confirm::new()
-        .with_prompt(prompt)
-        .default(false)
-        .interact()
-        .map_err(|e| Error::Invalid(format!("cannot ask for confirmation: {e}")))?;
-    if yes {
-        Ok(())
-    } else {
-        Err(Error::Invalid("not confirmed; nothing was changed".into()))
-    }
 }

@@ -7,6 +7,7 @@ mod expire;
 mod list;
 mod output;
 mod path;
+mod prompt;
 mod prune;
 pub mod quick;
 mod reset;
@@ -136,8 +137,8 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
         (ErrorKind::InvalidSubcommand, Some("version"), _) => {
             Some("tip: keyctl prints its version with `keyctl --version`")
         }
-        (ErrorKind::UnknownArgument, _, Some("--force" | "-f")) => {
-            Some("tip: to skip the confirmation, use `--yes`")
+        (ErrorKind::UnknownArgument, _, Some(arg)) if arg == "-f" || arg.starts_with("--force") => {
+            Some("tip: to skip the confirmation, use '--yes'")
         }
         _ => None,
     };

@@ -385,3 +385,134 @@ pub fn unprivileged(env: &Env) -> Option<Runner<'_>> {
         child.wait_with_output().expect("wait").into()
     }))
 }
+
+/// How long a test waits for a terminal session before it gives up and kills it.
+const TERMINAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A shell command line running on a pseudo-terminal through util-linux `script`, with
+/// `$KEYCTL` set to the built binary: typing into it, waiting for what it shows, and its
+/// exit code and everything the terminal showed (keyctl's stdout and stderr, and the echo of
+/// what was typed) at the end. A session that outlives [`TERMINAL_TIMEOUT`] is killed.
+pub struct Terminal {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    shown: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Terminal {
+    /// Start `shell` (sh syntax) on a terminal, with extra environment `vars`. `None`, after
+    /// saying so, when `script` is not installed; with `KEYCTL_TEST_STRICT=1` that fails.
+    pub fn start(env: &Env, shell: &str, vars: &[(&str, &str)]) -> Option<Terminal> {
+        use std::io::Read;
+        if !has_script() {
+            return None;
+        }
+        let mut cmd = env.command_of("script");
+        cmd.args(["-qec", shell, "/dev/null"])
+            .env("KEYCTL", env!("CARGO_BIN_EXE_keyctl"))
+            .stdin(Stdio::piped());
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn script");
+        let stdin = child.stdin.take();
+        let mut stdout = child.stdout.take().expect("script stdout");
+        let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = shown.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Some(Terminal {
+            child,
+            stdin,
+            shown,
+            reader: Some(reader),
+        })
+    }
+
+    /// Type `input` at the terminal.
+    pub fn type_in(&mut self, input: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("input not closed yet");
+        stdin.write_all(input).expect("type into script");
+        stdin.flush().expect("type into script");
+    }
+
+    /// Everything the terminal has shown so far.
+    pub fn shown(&self) -> String {
+        String::from_utf8_lossy(&self.shown.lock().unwrap()).into_owned()
+    }
+
+    /// Wait until the terminal has shown `text`.
+    #[track_caller]
+    pub fn wait_for(&self, text: &str) {
+        let deadline = std::time::Instant::now() + TERMINAL_TIMEOUT;
+        while !self.shown().contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the terminal never showed {text:?}; it showed:\n{}",
+                self.shown()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// End the input (`script` passes that on as one Ctrl-D) and wait for the command line to
+    /// finish: its exit code, and what the terminal showed as stdout.
+    #[track_caller]
+    pub fn finish(mut self) -> Out {
+        drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + TERMINAL_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait script") {
+                break status;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the terminal session did not end; it showed:\n{}",
+                    self.shown()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("terminal reader");
+        }
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut stderr);
+        }
+        Out {
+            code: status.code().unwrap_or(-1),
+            stdout: self.shown(),
+            stderr,
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        // A test that failed half-way leaves no session behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Run `shell` on a terminal (see [`Terminal`]), typing all of `input` at once; `None` when
+/// `script` is not installed.
+pub fn on_terminal(env: &Env, shell: &str, input: &[u8], vars: &[(&str, &str)]) -> Option<Out> {
+    let mut term = Terminal::start(env, shell, vars)?;
+    term.type_in(input);
+    Some(term.finish())
+}
