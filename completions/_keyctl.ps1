@@ -163,6 +163,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         'keyctl;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable')
             [CompletionResult]::new('--challenge', '--challenge', [CompletionResultType]::ParameterName, 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none')
+            [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Connections served at once; more wait until one closes')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--require-tls', '--require-tls', [CompletionResultType]::ParameterName, 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)')
             [CompletionResult]::new('--access-log', '--access-log', [CompletionResultType]::ParameterName, 'Log one line per request on stderr (credentials in query strings are redacted)')

@@ -536,7 +536,7 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__serve)
-            opts="-h --listen --challenge --require-tls --access-log --db --json --help"
+            opts="-h --listen --challenge --require-tls --access-log --max-connections --db --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -548,6 +548,10 @@ _keyctl() {
                     ;;
                 --challenge)
                     COMPREPLY=($(compgen -W "bearer basic none" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --db)

@@ -147,6 +147,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         &'keyctl;serve'= {
             cand --listen 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable'
             cand --challenge 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none'
+            cand --max-connections 'Connections served at once; more wait until one closes'
             cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --require-tls 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)'
             cand --access-log 'Log one line per request on stderr (credentials in query strings are redacted)'

@@ -115,6 +115,7 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l listen -d 'Where
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l challenge -d 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none' -r -f -a "bearer\t''
 basic\t''
 none\t''"
+complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l max-connections -d 'Connections served at once; more wait until one closes' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l require-tls -d 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l access-log -d 'Log one line per request on stderr (credentials in query strings are redacted)'

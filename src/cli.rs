@@ -441,6 +441,10 @@ pub struct ServeArgs {
     /// Log one line per request on stderr (credentials in query strings are redacted)
     #[arg(long)]
     pub access_log: bool,
+
+    /// Connections served at once; more wait until one closes
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    pub max_connections: usize,
 }
 
 fn status_arg() -> impl clap::builder::TypedValueParser<Value = Status> {

@@ -15,6 +15,7 @@ pub fn run(args: ServeArgs, ctx: &Ctx) -> Result<ExitCode> {
         require_tls: args.require_tls,
         access_log: args.access_log,
         lock_timeout: ctx.lock_timeout,
+        max_connections: args.max_connections,
     })?;
     for address in server.addresses() {
         output::note(&format!("serving {address}"));

@@ -38,8 +38,8 @@ pub const MAX_HEAD: usize = 64 * 1024;
 pub const MAX_HEADERS: usize = 100;
 /// A client must send its whole request head within this time, or it is dropped.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; more wait in the listen queue.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// Connections served at once unless configured otherwise; more wait in the listen queue.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// How long requests in flight may take to finish after SIGTERM or SIGINT.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -121,6 +121,8 @@ pub struct Config {
     pub access_log: bool,
     /// How long a verification waits for a writer's lock before answering 503.
     pub lock_timeout: Duration,
+    /// Connections served at once; more wait in the listen queue until one closes.
+    pub max_connections: usize,
 }
 
 /// What every request handler shares.
@@ -288,7 +290,7 @@ fn bind_one(listen: &Listen) -> Result<Bound> {
 async fn serve(shared: Arc<Shared>, listeners: Vec<Bound>) -> Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
     let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Conn>(64);
     for listener in listeners {
         let tx = conn_tx.clone();

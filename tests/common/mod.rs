@@ -516,3 +516,240 @@ pub fn on_terminal(env: &Env, shell: &str, input: &[u8], vars: &[(&str, &str)]) 
     term.type_in(input);
     Some(term.finish())
 }
+
+/// A `keyctl serve` started by a test on a free loopback port (unless `args` name a
+/// `--listen`), stopped with SIGTERM when dropped.
+pub struct Served {
+    child: Option<std::process::Child>,
+    /// The first TCP port it listens on (0 when it listens on sockets only).
+    pub port: u16,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Served {
+    /// Start `keyctl serve ARGS` for `env`'s store and wait until it says it is serving.
+    pub fn start(env: &Env, args: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut cmd = env.command();
+        cmd.arg("serve");
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        let mut child = cmd.args(args).spawn().expect("spawn keyctl serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Option<u16>>();
+        let sink = std::sync::Arc::clone(&text);
+        let reader = std::thread::spawn(move || {
+            let mut ready = Some(ready_tx);
+            let mut port = None;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("keyctl: serving http://127.0.0.1:") {
+                    port = port.or(addr.trim().parse().ok());
+                }
+                let serving = line.starts_with("keyctl: serving");
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                if serving && let Some(tx) = ready.take() {
+                    // Every listener prints its line before serving begins; wait briefly
+                    // for the others.
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    let _ = tx.send(port);
+                }
+            }
+            if let Some(tx) = ready {
+                let _ = tx.send(None);
+            }
+        });
+        let port = ready_rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .ok()
+            .flatten();
+        let served = Served {
+            child: Some(child),
+            port: port.unwrap_or(0),
+            stderr: text,
+            reader: Some(reader),
+        };
+        assert!(
+            served.stderr().contains("keyctl: serving"),
+            "keyctl serve did not start: {}",
+            served.stderr()
+        );
+        served
+    }
+
+    /// What it printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// One request to it; see [`http`].
+    pub fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        http(self.port, method, target, headers, body)
+    }
+
+    /// Send SIGTERM and wait for it to exit; returns its exit code and all it printed.
+    pub fn stop(mut self) -> (Option<i32>, String) {
+        let code = self.terminate();
+        (code, self.stderr())
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait serve") {
+                break status;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                break child.wait().expect("wait serve");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        status.code()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// An HTTP response as a test sees it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Header names lowercase, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The first value of a header, by lowercase name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on a new connection to 127.0.0.1:`port`, with `Connection:
+/// close`, read to the end. Handles `Content-Length` and chunked bodies.
+pub fn http(port: u16, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send");
+    stream.write_all(body).expect("send body");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_reply(&raw)
+}
+
+/// Parse a whole HTTP/1.1 response.
+pub fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let rest = &raw[split + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        let mut out = Vec::new();
+        let mut rest = rest;
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&rest[..eol])
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .trim(),
+                16,
+            )
+            .unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            let start = eol + 2;
+            out.extend_from_slice(&rest[start..(start + size).min(rest.len())]);
+            rest = &rest[(start + size + 2).min(rest.len())..];
+        }
+        out
+    } else {
+        rest.to_vec()
+    };
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// A free TCP port on loopback (bound and released: another process may take it first,
+/// which a test sees as a failure to start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Whether `program` can be run here; when not, the test is skipped (a failure under
+/// `KEYCTL_TEST_STRICT=1`).
+pub fn has_program(program: &str, why: &str) -> bool {
+    let found = Command::new(program)
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        skip(&format!("`{program}` is not installed: {why}"));
+    }
+    found
+}
