@@ -26,6 +26,9 @@ impl Site {
     /// Turn an SQLite error into a message that says what to do (exit 4).
     pub fn err(&self, e: rusqlite::Error) -> Error {
         let p = &self.shown;
+        // SQLite's message may quote the store itself (a damaged schema, a trigger's
+        // RAISE text): whatever bytes another program put there.
+        let message = crate::names::escaped(&e.to_string());
         let extended = match &e {
             rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
             _ => None,
@@ -50,7 +53,7 @@ impl Site {
                 "store {p} is read-only: this command needs write access to the file and its directory"
             ),
             Some(ErrorCode::CannotOpen) => format!(
-                "cannot open store {p} ({e}): check that the file and its directory exist and are writable"
+                "cannot open store {p} ({message}): check that the file and its directory exist and are writable"
             ),
             Some(ErrorCode::NotADatabase) => {
                 format!("{p} is not a keyctl store; it was left untouched")
@@ -63,7 +66,7 @@ impl Site {
             {
                 full()
             }
-            _ => format!("store {p}: {e}"),
+            _ => format!("store {p}: {message}"),
         })
     }
 
