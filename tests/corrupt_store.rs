@@ -854,3 +854,100 @@ fn sqlite_messages_quoting_a_damaged_store_are_escaped() {
         assert!(stderr(&run).contains("\\u{1b}"), "{}", stderr(&run));
     }
 }
+
+#[test]
+fn values_of_a_type_keyctl_never_writes_are_reported_as_damage() {
+    let cases: &[(&str, &str, Value, &str)] = &[
+        (
+            "expires",
+            "?1",
+            Value::Text("soon".into()),
+            "the expiry of key",
+        ),
+        (
+            "created",
+            "?1",
+            Value::Real(1.5),
+            "the creation time of key",
+        ),
+        (
+            "last_used",
+            "?1",
+            Value::Blob(vec![1, 2]),
+            "the last use of key",
+        ),
+        (
+            "description",
+            "CAST(?1 AS TEXT)",
+            Value::Blob(b"ab\xff".to_vec()),
+            "not valid UTF-8",
+        ),
+        ("name", "?1", Value::Blob(vec![0x1b]), "the name of key"),
+        (
+            "paths",
+            "?1",
+            Value::Blob(b"/api".to_vec()),
+            "the path prefixes of key",
+        ),
+        ("digest", "?1", Value::Text("secret".into()), "digest"),
+    ];
+    for (column, expr, value, names) in cases {
+        let env = Env::new();
+        let token = env.create(&["--user", "svc", "--name", "deploy"]);
+        let conn = rusqlite::Connection::open(&env.db).unwrap();
+        conn.execute(&format!("UPDATE keys SET {column} = {expr}"), [value])
+            .unwrap();
+        drop(conn);
+        // `show` reads every column but the digest; `verify` reads the digest.
+        let args: Vec<String> = if *column == "digest" {
+            vec!["verify".into()]
+        } else {
+            vec!["show".into(), id_of(&token).into()]
+        };
+        let run = run_checked(&env, &args, &token, 4);
+        let said = stderr(&run);
+        assert!(
+            said.contains("holds a value keyctl did not write") && said.contains(names),
+            "{column} = {value:?}: {said}"
+        );
+        assert!(!said.contains("Invalid column type"), "{said}");
+    }
+    // The end of a grace period that is no number is named as it is, not as some number.
+    let env = Env::new();
+    let token = env.create(&["--user", "svc", "--name", "deploy"]);
+    env.run(&["reset", id_of(&token), "--grace", "1h"]).code(0);
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute("UPDATE superseded SET until = 'soon'", [])
+        .unwrap();
+    drop(conn);
+    let run = run_checked(&env, &["show".into(), id_of(&token).into()], "", 4);
+    assert!(
+        stderr(&run).contains("(the grace end of key \"")
+            && stderr(&run).contains("\"soon\" is not a time)"),
+        "{}",
+        stderr(&run)
+    );
+}
+
+#[test]
+fn a_schema_keyctl_did_not_make_is_named_without_quoting_sql() {
+    let env = Env::new();
+    let token = env.create(&["--user", "svc", "--name", "deploy"]);
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute_batch("ALTER TABLE keys RENAME COLUMN prefix TO pfx")
+        .unwrap();
+    drop(conn);
+    for args in [vec!["list"], vec!["show", id_of(&token)]] {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let run = run_checked(&env, &args, "", 4);
+        let said = stderr(&run);
+        assert!(
+            said.contains("does not have the tables keyctl made (no such column: k.prefix)"),
+            "{said}"
+        );
+        assert!(
+            !said.contains("SELECT") && said.lines().count() == 1,
+            "{said}"
+        );
+    }
+}

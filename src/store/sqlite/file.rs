@@ -26,6 +26,13 @@ impl Site {
     /// Turn an SQLite error into a message that says what to do (exit 4).
     pub fn err(&self, e: rusqlite::Error) -> Error {
         let p = &self.shown;
+        let column = match &e {
+            rusqlite::Error::InvalidColumnType(_, name, _) => format!("column {name}"),
+            _ => "a column".to_owned(),
+        };
+        if let Some(damaged) = self.wrong_type(&column, &e) {
+            return damaged;
+        }
         // SQLite's message may quote the store itself (a damaged schema, a trigger's
         // RAISE text): whatever bytes another program put there.
         let message = crate::names::escaped(&e.to_string());
@@ -66,7 +73,15 @@ impl Site {
             {
                 full()
             }
-            _ => format!("store {p}: {message}"),
+            _ => match &e {
+                // A statement that does not fit the tables: the schema is not keyctl's,
+                // and the statement itself means nothing to the reader.
+                rusqlite::Error::SqlInputError { msg, .. } => format!(
+                    "store {p} does not have the tables keyctl made ({}); it was changed by another program",
+                    crate::names::escaped(msg)
+                ),
+                _ => format!("store {p}: {message}"),
+            },
         })
     }
 
@@ -79,6 +94,30 @@ impl Site {
              run any keyctl command (for example `keyctl list`) once as a user who can write the store and its directory",
             p = self.shown
         )
+    }
+
+    /// A value of a type keyctl never writes where it was read (text in a time, a blob in
+    /// a name, text that is not UTF-8) as [`Site::damaged`], naming it `what`; `None` for
+    /// any other error.
+    pub fn wrong_type(&self, what: &str, e: &rusqlite::Error) -> Option<Error> {
+        use rusqlite::types::Type;
+        let why = match e {
+            rusqlite::Error::InvalidColumnType(_, _, ty) => format!(
+                "a {} value, of a type keyctl never writes there",
+                ty.to_string().to_lowercase()
+            ),
+            rusqlite::Error::FromSqlConversionFailure(_, Type::Text, _) => {
+                "text that is not valid UTF-8".to_owned()
+            }
+            rusqlite::Error::FromSqlConversionFailure(_, ty, why) => format!(
+                "a {} value keyctl cannot read ({})",
+                ty.to_string().to_lowercase(),
+                crate::names::escaped(&why.to_string())
+            ),
+            rusqlite::Error::IntegralValueOutOfRange(_, v) => format!("{v} is out of range"),
+            _ => return None,
+        };
+        Some(self.damaged(what, &why))
     }
 
     /// A value in the store that keyctl never writes.
