@@ -930,6 +930,29 @@ fn values_of_a_type_keyctl_never_writes_are_reported_as_damage() {
 }
 
 #[test]
+fn a_header_with_an_unknown_file_format_is_refused_untouched() {
+    // SQLite opens such a file read-only and then blames the file's permissions.
+    for (at, value) in [(18, 3), (19, 3), (18, 0), (19, 0x7f)] {
+        let env = Env::new();
+        let token = env.create(&["--user", "svc", "--name", "deploy"]);
+        let mut bytes = std::fs::read(&env.db).unwrap();
+        bytes[at] = value;
+        std::fs::write(&env.db, &bytes).unwrap();
+        for args in [vec!["list"], vec!["disable", id_of(&token)]] {
+            let args: Vec<String> = args.into_iter().map(String::from).collect();
+            let run = run_checked(&env, &args, "", 4);
+            let said = stderr(&run);
+            assert!(
+                said.contains("is damaged: its header gives file format versions")
+                    && !said.contains("read-only"),
+                "byte {at} = {value}: {said}"
+            );
+        }
+        assert!(std::fs::read(&env.db).unwrap() == bytes, "left untouched");
+    }
+}
+
+#[test]
 fn a_schema_keyctl_did_not_make_is_named_without_quoting_sql() {
     let env = Env::new();
     let token = env.create(&["--user", "svc", "--name", "deploy"]);

@@ -270,6 +270,20 @@ fn check_header(conn: &Connection, site: &Site) -> Result<bool> {
         head.get(at..at + 4)
             .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     };
+    // File format versions (bytes 18 and 19): 1 for a rollback journal, 2 for WAL. SQLite
+    // opens a file claiming a later version read-only or not at all, and would then blame
+    // the permissions of a file it merely does not understand.
+    if let Some(&[write, read]) = head.get(18..20)
+        && !(matches!(write, 1 | 2) && matches!(read, 1 | 2))
+    {
+        if field(68) != Some(schema::APPLICATION_ID) {
+            return Err(not_a_store(&site.shown));
+        }
+        return Err(Error::Store(format!(
+            "store {} is damaged: its header gives file format versions {write} and {read}, and SQLite writes only 1 or 2; it was left untouched",
+            site.shown
+        )));
+    }
     // Offsets from the SQLite file format: user_version at 60, application_id at 68.
     let current = field(60).map(i64::from) == Some(schema::latest())
         && field(68) == Some(schema::APPLICATION_ID)
