@@ -30,9 +30,13 @@ pub(crate) fn shown(value: &str) -> String {
 
 /// A path in a message: shown as text, with control characters escaped.
 pub(crate) fn shown_path(path: &std::path::Path) -> String {
-    path.display()
-        .to_string()
-        .chars()
+    escaped(&path.display().to_string())
+}
+
+/// Text from elsewhere (a path, a message of SQLite's quoting a damaged store) made safe
+/// for a terminal: control characters escaped, nothing else changed.
+pub(crate) fn escaped(text: &str) -> String {
+    text.chars()
         .flat_map(|c| {
             let escaped: Vec<char> = if c.is_control() {
                 c.escape_default().collect()
@@ -261,6 +265,11 @@ mod tests {
         assert!("\u{1b}[31m".parse::<Description>().is_err());
         assert!("é".repeat(1000).parse::<Description>().is_ok());
         assert!("é".repeat(1001).parse::<Description>().is_err());
+    }
+
+    #[test]
+    fn escaped_leaves_only_printable_text() {
+        assert_eq!(escaped("a\u{1b}[31mb\n\u{9b}é"), "a\\u{1b}[31mb\\n\\u{9b}é");
     }
 
     #[test]

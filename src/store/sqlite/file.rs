@@ -26,6 +26,16 @@ impl Site {
     /// Turn an SQLite error into a message that says what to do (exit 4).
     pub fn err(&self, e: rusqlite::Error) -> Error {
         let p = &self.shown;
+        let column = match &e {
+            rusqlite::Error::InvalidColumnType(_, name, _) => format!("column {name}"),
+            _ => "a column".to_owned(),
+        };
+        if let Some(damaged) = self.wrong_type(&column, &e) {
+            return damaged;
+        }
+        // SQLite's message may quote the store itself (a damaged schema, a trigger's
+        // RAISE text): whatever bytes another program put there.
+        let message = crate::names::escaped(&e.to_string());
         let extended = match &e {
             rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
             _ => None,
@@ -50,7 +60,7 @@ impl Site {
                 "store {p} is read-only: this command needs write access to the file and its directory"
             ),
             Some(ErrorCode::CannotOpen) => format!(
-                "cannot open store {p} ({e}): check that the file and its directory exist and are writable"
+                "cannot open store {p} ({message}): check that the file and its directory exist and are writable"
             ),
             Some(ErrorCode::NotADatabase) => {
                 format!("{p} is not a keyctl store; it was left untouched")
@@ -63,7 +73,15 @@ impl Site {
             {
                 full()
             }
-            _ => format!("store {p}: {e}"),
+            _ => match &e {
+                // A statement that does not fit the tables: the schema is not keyctl's,
+                // and the statement itself means nothing to the reader.
+                rusqlite::Error::SqlInputError { msg, .. } => format!(
+                    "store {p} does not have the tables keyctl made ({}); it was changed by another program",
+                    crate::names::escaped(msg)
+                ),
+                _ => format!("store {p}: {message}"),
+            },
         })
     }
 
@@ -76,6 +94,30 @@ impl Site {
              run any keyctl command (for example `keyctl list`) once as a user who can write the store and its directory",
             p = self.shown
         )
+    }
+
+    /// A value of a type keyctl never writes where it was read (text in a time, a blob in
+    /// a name, text that is not UTF-8) as [`Site::damaged`], naming it `what`; `None` for
+    /// any other error.
+    pub fn wrong_type(&self, what: &str, e: &rusqlite::Error) -> Option<Error> {
+        use rusqlite::types::Type;
+        let why = match e {
+            rusqlite::Error::InvalidColumnType(_, _, ty) => format!(
+                "a {} value, of a type keyctl never writes there",
+                ty.to_string().to_lowercase()
+            ),
+            rusqlite::Error::FromSqlConversionFailure(_, Type::Text, _) => {
+                "text that is not valid UTF-8".to_owned()
+            }
+            rusqlite::Error::FromSqlConversionFailure(_, ty, why) => format!(
+                "a {} value keyctl cannot read ({})",
+                ty.to_string().to_lowercase(),
+                crate::names::escaped(&why.to_string())
+            ),
+            rusqlite::Error::IntegralValueOutOfRange(_, v) => format!("{v} is out of range"),
+            _ => return None,
+        };
+        Some(self.damaged(what, &why))
     }
 
     /// A value in the store that keyctl never writes.
@@ -228,6 +270,20 @@ fn check_header(conn: &Connection, site: &Site) -> Result<bool> {
         head.get(at..at + 4)
             .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     };
+    // File format versions (bytes 18 and 19): 1 for a rollback journal, 2 for WAL. SQLite
+    // opens a file claiming a later version read-only or not at all, and would then blame
+    // the permissions of a file it merely does not understand.
+    if let Some(&[write, read]) = head.get(18..20)
+        && !(matches!(write, 1 | 2) && matches!(read, 1 | 2))
+    {
+        if field(68) != Some(schema::APPLICATION_ID) {
+            return Err(not_a_store(&site.shown));
+        }
+        return Err(Error::Store(format!(
+            "store {} is damaged: its header gives file format versions {write} and {read}, and SQLite writes only 1 or 2; it was left untouched",
+            site.shown
+        )));
+    }
     // Offsets from the SQLite file format: user_version at 60, application_id at 68.
     let current = field(60).map(i64::from) == Some(schema::latest())
         && field(68) == Some(schema::APPLICATION_ID)

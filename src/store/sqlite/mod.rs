@@ -12,6 +12,7 @@ pub mod schema;
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
+use rusqlite::types::FromSql;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use self::file::Site;
@@ -393,8 +394,7 @@ impl Backend for Sqlite {
             Vec::new()
         };
         let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
-            row.get::<_, Option<i64>>(i)
-                .map_err(e)?
+            column::<Option<i64>>(site, row, i, what, id)?
                 .map(|t| checked_time(site, id, what, t))
                 .transpose()
         };
@@ -407,7 +407,7 @@ impl Backend for Sqlite {
             deleted: time(5, "revocation time")?,
             disabled: time(6, "disabling time")?,
             last_used: time(7, "last use")?,
-            digest: row.get(8).map_err(e)?,
+            digest: column(site, row, 8, "secret digest", id)?,
             earlier,
         };
         let marker = if marker {
@@ -611,6 +611,15 @@ fn checked_time(site: &Site, key: &str, what: &str, t: i64) -> Result<Timestamp>
     }
 }
 
+/// Column `i` of `row`; a value of a type keyctl never writes there is damage to the store,
+/// reported as the `what` of `key`.
+fn column<T: FromSql>(site: &Site, row: &Row, i: usize, what: &str, key: &str) -> Result<T> {
+    row.get(i).map_err(|e| {
+        let what = format!("the {what} of key {}", crate::names::shown(key));
+        site.wrong_type(&what, &e).unwrap_or_else(|| site.err(e))
+    })
+}
+
 /// A text column checked by its library type, or the store is damaged.
 fn parsed<T: TryFrom<String, Error = Invalid>>(
     site: &Site,
@@ -619,7 +628,7 @@ fn parsed<T: TryFrom<String, Error = Invalid>>(
     what: &str,
     key: &str,
 ) -> Result<T> {
-    let text: String = row.get(i).map_err(|e| site.err(e))?;
+    let text: String = column(site, row, i, what, key)?;
     T::try_from(text).map_err(|why| {
         site.damaged(
             &format!("the {what} of key {}", crate::names::shown(key)),
@@ -647,7 +656,7 @@ fn join_paths(paths: &PathPrefixes) -> Option<String> {
 }
 
 fn paths(site: &Site, row: &Row, i: usize, key: &str) -> Result<PathPrefixes> {
-    let joined: Option<String> = row.get(i).map_err(|e| site.err(e))?;
+    let joined: Option<String> = column(site, row, i, "path prefixes", key)?;
     let damaged = |why: &dyn std::fmt::Display| {
         site.damaged(
             &format!("the path prefixes of key {}", crate::names::shown(key)),
@@ -666,25 +675,28 @@ fn paths(site: &Site, row: &Row, i: usize, key: &str) -> Result<PathPrefixes> {
 fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
     let e = |e| site.err(e);
     let seq: i64 = row.get(13).map_err(e)?;
-    let raw_id: String = row.get(0).map_err(e)?;
-    let id: KeyId = parsed(site, row, 0, "id", &format!("in row {seq}"))?;
+    let row_name = format!("in row {seq}");
+    let raw_id: String = column(site, row, 0, "id", &row_name)?;
+    let id: KeyId = parsed(site, row, 0, "id", &row_name)?;
     let key = raw_id.as_str();
     let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
-        row.get::<_, Option<i64>>(i)
-            .map_err(e)?
+        column::<Option<i64>>(site, row, i, what, key)?
             .map(|t| checked_time(site, key, what, t))
             .transpose()
     };
     let expires = time(8, "expiry")?;
     let deleted = time(9, "revocation time")?;
     let disabled = time(10, "disabling time")?;
-    let superseded: Option<String> = row.get(12).map_err(e)?;
+    let superseded: Option<String> = column(site, row, 12, "grace end", key)?;
     let mut superseded: Vec<Timestamp> = superseded
         .iter()
         .flat_map(|s| s.split(','))
-        .map(|t| {
-            let t = t.parse().unwrap_or(-1);
-            checked_time(site, key, "grace end", t)
+        .map(|t| match t.parse() {
+            Ok(t) => checked_time(site, key, "grace end", t),
+            Err(_) => Err(site.damaged(
+                &format!("the grace end of key {}", crate::names::shown(key)),
+                &format!("{} is not a time", crate::names::shown(t)),
+            )),
         })
         .filter(|t| t.as_ref().map_or(true, |t| *t > now))
         .collect::<Result<_>>()?;
