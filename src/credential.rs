@@ -5,6 +5,13 @@
 //! where it was found. It never validates a token and never touches a key store; the caller
 //! does both. Nothing here panics on any input, and no error or `Debug` output ever contains a
 //! credential value.
+//!
+//! A request is read as a hyper server reads it, so that `keyctl verify --request` and a
+//! server cannot be told apart by a crafted request: the head by `httparse` (hyper's HTTP/1
+//! parser, at its defaults), the target by [`http::Uri`]. [`Presented::from_target_and_headers`]
+//! and [`Presented::add_uri`] take what a server already holds, the same way.
+//! [`Presented::from_request_head`] adds keyctl's size limits and refuses a little more than
+//! hyper does, never less.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -12,6 +19,7 @@ use std::io::{self, Read};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
+use http::Uri;
 use percent_encoding::percent_decode_str;
 
 /// Largest accepted request head in bytes, counting line ends and the terminating blank line.
@@ -264,16 +272,32 @@ impl Presented {
 
     /// Adds an absolute URL (`"https://host/p?q"`) or an origin-form target (`"/p?q"`).
     ///
-    /// Sets `path` (query and fragment stripped, not decoded) if not already set, sets `https`
-    /// if the scheme is `https` (case-insensitive), and adds query credentials. Anything else
-    /// (no `http`/`https` scheme and not starting with `'/'`, an empty host, userinfo, spaces or
-    /// control characters, a credential parameter that is not UTF-8 once decoded) is
+    /// The URL is parsed as [`http::Uri`] parses it (as hyper parses a request target), then
+    /// taken as [`Presented::add_uri`] takes it. Spaces and control characters anywhere, even
+    /// in a fragment that `Uri` would drop unread, and anything `Uri` refuses (such as `<`,
+    /// `>` or a backtick in the path, `"` in the query, or a host that is not ASCII) are
+    /// `Malformed`, and then nothing is added.
+    ///
+    /// # Errors
+    /// `Malformed` as described above, or any error of [`Presented::add_uri`].
+    pub fn add_url(&mut self, url: &str) -> Result<(), RequestError> {
+        self.add_uri(&parse_url(url)?)
+    }
+
+    /// Adds a URL or request target already parsed as an [`http::Uri`], such as the one a
+    /// hyper server hands over for a request.
+    ///
+    /// Only an absolute URL with an `http` or `https` scheme (case-insensitive) and a host, or
+    /// an origin-form target (a path starting with `'/'`, no scheme, no host) is taken: it sets
+    /// `path` (query and fragment stripped, not decoded) if not already set, sets `https` for
+    /// the `https` scheme, and adds query credentials. Anything else (another scheme, `*`,
+    /// authority-form, userinfo, a credential parameter that is not UTF-8 once decoded) is
     /// `Malformed`, and then nothing is added.
     ///
     /// # Errors
     /// `Malformed` as described above.
-    pub fn add_url(&mut self, url: &str) -> Result<(), RequestError> {
-        let target = Target::parse(url)?;
+    pub fn add_uri(&mut self, uri: &Uri) -> Result<(), RequestError> {
+        let target = Target::from_uri(uri)?;
         let found = query_credentials(target.query)?;
         if self.path.is_none() {
             self.path = Some(target.path.to_owned());
@@ -283,41 +307,124 @@ impl Presented {
         Ok(())
     }
 
+    /// What a request presented, from its target and its header fields as an HTTP server
+    /// holds them once it has parsed the request head: the one reading shared by
+    /// [`Presented::from_request_head`] and a server, so that both find the same credentials.
+    ///
+    /// The target is taken as [`Presented::add_uri`] takes it, then each header in the order
+    /// given as [`Presented::add_header`] takes it; a value must be UTF-8. With hyper, pass
+    /// `req.uri()` and
+    /// `req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes()))`, with hyper's HTTP/1
+    /// parser left at its defaults (no obs-fold, no spaces before a colon, no lenient request
+    /// line). The order of the headers changes no verdict, only which source is kept for a
+    /// token presented more than once (a `HeaderMap` yields the values of one name together).
+    ///
+    /// ```
+    /// use keyctl::credential::{Options, Presented};
+    ///
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-api-key", http::HeaderValue::from_static("kc_example"));
+    /// let uri: http::Uri = "/v1/items?page=2".parse().unwrap();
+    /// let presented = Presented::from_target_and_headers(
+    ///     &uri,
+    ///     headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+    ///     &Options::default(),
+    /// )
+    /// .unwrap();
+    /// assert_eq!(presented.path.as_deref(), Some("/v1/items"));
+    /// assert_eq!(presented.credentials.len(), 1);
+    /// ```
+    ///
+    /// # Errors
+    /// `Malformed` for a header value that is not UTF-8, or any error of
+    /// [`Presented::add_uri`] or [`Presented::add_header`].
+    pub fn from_target_and_headers<'a>(
+        target: &Uri,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        opts: &Options,
+    ) -> Result<Presented, RequestError> {
+        let mut presented = Presented::default();
+        presented.add_uri(target)?;
+        presented.add_headers(headers, opts)?;
+        Ok(presented)
+    }
+
+    /// Adds headers as a server hands them over, name and raw value, like
+    /// [`Presented::add_header`] each.
+    ///
+    /// # Errors
+    /// `Malformed` for a header value that is not UTF-8, or any error of
+    /// [`Presented::add_header`].
+    pub fn add_headers<'a>(
+        &mut self,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        opts: &Options,
+    ) -> Result<(), RequestError> {
+        for (name, value) in headers {
+            let value = std::str::from_utf8(value)
+                .map_err(|_| RequestError::Malformed("header value is not UTF-8"))?;
+            self.add_header(name, value, opts)?;
+        }
+        Ok(())
+    }
+
     /// Parses a raw HTTP/1.x request head: the request line `METHOD SP target SP HTTP/1.x`,
     /// then header lines, up to the first empty line (or the end of input); anything after the
     /// empty line is ignored. CRLF and bare LF line ends are accepted.
     ///
-    /// The size limits are checked first, while splitting lines: a head (including line ends
-    /// and the blank line) over [`MAX_HEAD_BYTES`] is `TooLarge`, more than [`MAX_HEADERS`]
-    /// header lines is `TooManyHeaders`, a line over [`MAX_LINE_BYTES`] is `LineTooLong`.
-    /// Invalid UTF-8, a bad request line, a header line without `':'` or with a name that is
-    /// not an RFC 7230 token, an obs-fold continuation line, or a target that
-    /// [`Presented::add_url`] rejects (including `*` and authority-form) is `Malformed`.
+    /// The head is read as hyper reads it: by `httparse` with its default (strict) settings,
+    /// the target by [`http::Uri`], then taken as [`Presented::from_target_and_headers`] takes
+    /// it. keyctl checks more around that:
+    ///
+    /// - The size limits are checked first, while splitting lines: a head (including line
+    ///   ends and the blank line) over [`MAX_HEAD_BYTES`] is `TooLarge`, more than
+    ///   [`MAX_HEADERS`] header lines is `TooManyHeaders`, a line over [`MAX_LINE_BYTES`] is
+    ///   `LineTooLong`.
+    /// - The end of input ends the head as a blank line would (a server would wait for more).
+    /// - Empty lines before the request line (which `httparse` skips), invalid UTF-8
+    ///   anywhere in the head (which `httparse` takes in header values), and an obs-fold
+    ///   continuation line are `Malformed`.
+    ///
+    /// Beyond those, whatever `httparse` refuses is `Malformed`: a request line that is not
+    /// exactly `METHOD SP target SP HTTP/1.0` or `HTTP/1.1`, a header line without `':'`, with
+    /// a name that is not an RFC 7230 token or a space before the colon, a bare CR, or a
+    /// control character in a value; and so is a target that [`Presented::add_uri`] refuses
+    /// (including `*` and authority-form).
     ///
     /// # Errors
     /// The limit errors and `Malformed`, as described above.
     pub fn from_request_head(head: &[u8], opts: &Options) -> Result<Presented, RequestError> {
-        let mut lines = split_head(head)?.into_iter();
-        let request_line = lines
-            .next()
-            .ok_or(RequestError::Malformed("missing request line"))?;
-        let target = parse_request_line(utf8(request_line)?)?;
-
-        let mut presented = Presented::default();
-        presented.add_url(target)?;
-        for line in lines {
-            let line = utf8(line)?;
-            if line.starts_with([' ', '\t']) {
-                return Err(RequestError::Malformed(
-                    "obsolete line folding is not supported",
-                ));
-            }
-            let (name, value) = line
-                .split_once(':')
-                .ok_or(RequestError::Malformed("header line without ':'"))?;
-            presented.add_header(name, value, opts)?;
+        let head = split_head(head)?;
+        let Some((_, header_lines)) = head.lines.split_first() else {
+            return Err(RequestError::Malformed("missing request line"));
+        };
+        std::str::from_utf8(head.bytes)
+            .map_err(|_| RequestError::Malformed("request head is not UTF-8"))?;
+        if header_lines
+            .iter()
+            .any(|line| line.starts_with(b" ") || line.starts_with(b"\t"))
+        {
+            return Err(RequestError::Malformed(
+                "obsolete line folding is not supported",
+            ));
         }
-        Ok(presented)
+
+        let bytes = head.terminated();
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&bytes) {
+            Ok(httparse::Status::Complete(len)) if len == bytes.len() => {}
+            Ok(_) => return Err(RequestError::Malformed("incomplete request head")),
+            Err(e) => return Err(head.explain(e, &request)),
+        }
+        let target = request
+            .path
+            .ok_or(RequestError::Malformed("invalid request line"))?;
+        Self::from_target_and_headers(
+            &parse_url(target)?,
+            request.headers.iter().map(|h| (h.name, h.value)),
+            opts,
+        )
     }
 
     /// Like [`Presented::from_request_head`], but reads the head from `r`.
@@ -391,39 +498,68 @@ struct Target<'a> {
 }
 
 impl<'a> Target<'a> {
-    fn parse(url: &'a str) -> Result<Self, RequestError> {
-        if url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-            return Err(RequestError::Malformed("invalid character in URL"));
+    /// Takes an absolute `http`/`https` URL with a host and no userinfo, or an origin-form
+    /// target; refuses every other form `Uri` can hold (`*`, authority-form, other schemes).
+    fn from_uri(uri: &'a Uri) -> Result<Self, RequestError> {
+        let https = match uri.scheme_str() {
+            None if uri.authority().is_none() && uri.path().starts_with('/') => false,
+            None => {
+                return Err(RequestError::Malformed(
+                    "URL is neither absolute nor origin-form",
+                ));
+            }
+            Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
+            Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
+            Some(_) => return Err(RequestError::Malformed("unsupported URL scheme")),
+        };
+        if uri.scheme().is_some() {
+            match uri.authority().map(http::uri::Authority::as_str) {
+                None | Some("") => return Err(RequestError::Malformed("URL without host")),
+                Some(authority) if authority.contains('@') => {
+                    return Err(RequestError::Malformed("userinfo in URL is not supported"));
+                }
+                Some(_) => {}
+            }
         }
-        let url = url.split_once('#').map_or(url, |(before, _)| before);
-        let (https, rest) = if url.starts_with('/') {
-            (false, url)
-        } else {
-            let (scheme, after) = url.split_once("://").ok_or(RequestError::Malformed(
-                "URL is neither absolute nor origin-form",
-            ))?;
-            let https = if scheme.eq_ignore_ascii_case("https") {
-                true
-            } else if scheme.eq_ignore_ascii_case("http") {
-                false
-            } else {
-                return Err(RequestError::Malformed("unsupported URL scheme"));
-            };
-            let (authority, rest) = after.split_at(after.find(['/', '?']).unwrap_or(after.len()));
-            if authority.is_empty() {
-                return Err(RequestError::Malformed("URL without host"));
-            }
-            if authority.contains('@') {
-                return Err(RequestError::Malformed("userinfo in URL is not supported"));
-            }
-            (https, rest)
+        let path = match uri.path() {
+            "" => "/",
+            path => path,
         };
-        let (path, query) = match rest.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (rest, None),
-        };
-        let path = if path.is_empty() { "/" } else { path };
-        Ok(Self { https, path, query })
+        Ok(Self {
+            https,
+            path,
+            query: uri.query(),
+        })
+    }
+}
+
+/// Parses a URL or request target as hyper does (`http::Uri`), refusing spaces and control
+/// characters anywhere first, even in a fragment, which `Uri` drops without looking at it.
+fn parse_url(url: &str) -> Result<Uri, RequestError> {
+    if url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(RequestError::Malformed("invalid character in URL"));
+    }
+    Uri::try_from(url).map_err(|_| RequestError::Malformed(url_error(url)))
+}
+
+/// Why `Uri` refused `url`, in the words [`Target::from_uri`] uses for the same faults.
+fn url_error(url: &str) -> &'static str {
+    if url.starts_with('/') {
+        return "invalid URL";
+    }
+    let Some((scheme, after)) = url.split_once("://") else {
+        return "URL is neither absolute nor origin-form";
+    };
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return "unsupported URL scheme";
+    }
+    let authority = &after[..after.find(['/', '?', '#']).unwrap_or(after.len())];
+    if authority.is_empty() {
+        "URL without host"
+    } else if authority.contains('@') {
+        "userinfo in URL is not supported"
+    } else {
+        "invalid URL"
     }
 }
 
@@ -445,12 +581,24 @@ fn query_credentials(query: Option<&str>) -> Result<Vec<Credential>, RequestErro
     Ok(found)
 }
 
-/// Splits a request head into its non-empty lines (request line first), stopping at the first
-/// empty line, and enforces the size limits without allocating per byte.
-fn split_head(head: &[u8]) -> Result<Vec<&[u8]>, RequestError> {
+/// A request head cut at its first empty line, within the size limits.
+struct Head<'a> {
+    /// The head's bytes: through the empty line and its line end, or to the end of input.
+    bytes: &'a [u8],
+    /// The lines before the empty line, request line first, without CRLF or LF.
+    lines: Vec<&'a [u8]>,
+    /// Whether an empty line (rather than the end of input) ended the head.
+    blank_line: bool,
+}
+
+/// Cuts a request head at its first empty line and enforces the size limits without
+/// allocating per byte. `httparse` has no limit on a line, nor one on the head that counts
+/// as keyctl counts, so this runs first, on the bytes as given.
+fn split_head(head: &[u8]) -> Result<Head<'_>, RequestError> {
     let mut lines = Vec::new();
     let mut rest = head;
     let mut consumed = 0usize;
+    let mut blank_line = false;
     while !rest.is_empty() {
         // A line of MAX_LINE_BYTES plus CR and LF fits in this window; a longer one doesn't.
         let window = &rest[..rest.len().min(MAX_LINE_BYTES + 2)];
@@ -468,6 +616,7 @@ fn split_head(head: &[u8]) -> Result<Vec<&[u8]>, RequestError> {
             return Err(RequestError::TooLarge);
         }
         if line.is_empty() {
+            blank_line = true;
             break;
         }
         if lines.len() > MAX_HEADERS {
@@ -476,30 +625,73 @@ fn split_head(head: &[u8]) -> Result<Vec<&[u8]>, RequestError> {
         lines.push(line);
         rest = &rest[used..];
     }
-    Ok(lines)
+    Ok(Head {
+        bytes: &head[..consumed],
+        lines,
+        blank_line,
+    })
+}
+
+impl Head<'_> {
+    /// The head as `httparse` needs it to be complete: when the end of input ended it, the
+    /// last line and the empty line get the LF they lack (a lone CR before the end stays the
+    /// CR of a CRLF, as the line split took it).
+    fn terminated(&self) -> Cow<'_, [u8]> {
+        if self.blank_line && self.bytes.ends_with(b"\n") {
+            return Cow::Borrowed(self.bytes);
+        }
+        let mut bytes = self.bytes.to_vec();
+        if !bytes.ends_with(b"\n") {
+            bytes.push(b'\n');
+        }
+        if !self.blank_line {
+            bytes.push(b'\n');
+        }
+        Cow::Owned(bytes)
+    }
+
+    /// Turns an `httparse` error into the message for the line at fault: the request line
+    /// unless `httparse` got through all of it, else the first header line that is wrong.
+    fn explain(&self, error: httparse::Error, request: &httparse::Request<'_, '_>) -> RequestError {
+        let Some((request_line, header_lines)) = self.lines.split_first() else {
+            return RequestError::Malformed("missing request line");
+        };
+        // httparse sets method, target and version as it reads them; the line was all read
+        // when nothing but those, two spaces and the line end is in it.
+        let request_line_read = match (request.method, request.path, request.version) {
+            (Some(method), Some(target), Some(_)) => {
+                request_line.len() == method.len() + target.len() + "  HTTP/1.1".len()
+            }
+            _ => false,
+        };
+        if !request_line_read {
+            return RequestError::Malformed("invalid request line");
+        }
+        if error == httparse::Error::TooManyHeaders {
+            return RequestError::TooManyHeaders;
+        }
+        for line in header_lines {
+            let Some(colon) = line.iter().position(|&b| b == b':') else {
+                return RequestError::Malformed("header line without ':'");
+            };
+            let name = &line[..colon];
+            if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+                return RequestError::Malformed("invalid header name");
+            }
+            if line[colon..]
+                .iter()
+                .any(|&b| b.is_ascii_control() && b != b'\t')
+            {
+                return RequestError::Malformed("control character in header value");
+            }
+        }
+        RequestError::Malformed("invalid header line")
+    }
 }
 
 /// True once `head` ends with an empty line (LF, or CRLF, alone on its line).
 fn ends_with_blank_line(head: &[u8]) -> bool {
     matches!(head, b"\n" | b"\r\n") || head.ends_with(b"\n\n") || head.ends_with(b"\n\r\n")
-}
-
-/// Checks `METHOD SP target SP HTTP/1.x` and returns the target.
-fn parse_request_line(line: &str) -> Result<&str, RequestError> {
-    const BAD: RequestError = RequestError::Malformed("invalid request line");
-    let (method, rest) = line.split_once(' ').ok_or(BAD)?;
-    let (target, version) = rest.split_once(' ').ok_or(BAD)?;
-    let version_ok = version
-        .strip_prefix("HTTP/1.")
-        .is_some_and(|minor| minor.len() == 1 && minor.bytes().all(|b| b.is_ascii_digit()));
-    if !is_token(method) || target.is_empty() || !version_ok {
-        return Err(BAD);
-    }
-    Ok(target)
-}
-
-fn utf8(bytes: &[u8]) -> Result<&str, RequestError> {
-    std::str::from_utf8(bytes).map_err(|_| RequestError::Malformed("request head is not UTF-8"))
 }
 
 /// True for a valid HTTP header name (an RFC 7230 `token`).
@@ -510,9 +702,12 @@ pub fn is_header_name(s: &str) -> bool {
 
 /// RFC 7230 `token`: one or more `tchar`.
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(is_tchar)
+}
+
+/// RFC 7230 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Trims optional whitespace (spaces and tabs) from both ends.
@@ -1160,6 +1355,236 @@ mod tests {
         assert_eq!(p.outcome(), one("tok", Source::Basic));
     }
 
+    #[test]
+    fn only_http_1_0_and_1_1_are_read() {
+        // httparse, and so hyper, reads no other version; keyctl once took HTTP/1.2 to 1.9.
+        for version in ["HTTP/1.0", "HTTP/1.1"] {
+            assert!(
+                head(&format!("GET / {version}\r\n\r\n")).is_ok(),
+                "{version}"
+            );
+        }
+        for version in [
+            "HTTP/1.2",
+            "HTTP/1.9",
+            "HTTP/2",
+            "HTTP/3.0",
+            "http/1.1",
+            "HTTP/1.1x",
+        ] {
+            assert_eq!(
+                head(&format!("GET / {version}\r\n\r\n")),
+                Err(RequestError::Malformed("invalid request line")),
+                "{version}"
+            );
+        }
+    }
+
+    #[test]
+    fn targets_that_http_uri_refuses_are_malformed() {
+        // keyctl once took any target without spaces or controls; hyper hands a server only
+        // what `http::Uri` parses, so these are now malformed in a URL and a request line.
+        for target in [
+            "/a<b",
+            "/a>b",
+            "/a`b",
+            "/p?q=\"x\"",
+            "/p?a<b",
+            "https://h%41/p",
+            "https://ex\u{e4}mple/p",
+            "https://h:1:2/p",
+            "https://h\\x/p",
+        ] {
+            assert_eq!(
+                url(target),
+                Err(RequestError::Malformed("invalid URL")),
+                "{target:?}"
+            );
+            assert!(
+                matches!(
+                    head(&format!("GET {target} HTTP/1.1\r\n\r\n")),
+                    Err(RequestError::Malformed(_))
+                ),
+                "{target:?}"
+            );
+        }
+        // What both take, raw non-ASCII in a path or query included.
+        for target in [
+            "/a\"{}|\\^[]b",
+            "/p?q={}|\\^`",
+            "/caf\u{e9}?q=\u{e9}",
+            "https://[::1]:8443/p",
+        ] {
+            assert!(url(target).is_ok(), "{target:?}");
+            assert!(
+                head(&format!("GET {target} HTTP/1.1\r\n\r\n")).is_ok(),
+                "{target:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn url_messages_name_the_fault() {
+        for (u, why) in [
+            ("", "URL is neither absolute nor origin-form"),
+            ("example.com/p", "URL is neither absolute nor origin-form"),
+            ("*", "URL is neither absolute nor origin-form"),
+            ("host:443", "URL is neither absolute nor origin-form"),
+            ("ftp://h/", "unsupported URL scheme"),
+            ("https:///p", "URL without host"),
+            ("https://?q", "URL without host"),
+            ("https://user:pw@h/", "userinfo in URL is not supported"),
+            ("https://user@/", "userinfo in URL is not supported"),
+            ("/a b", "invalid character in URL"),
+            ("/a#b\tc", "invalid character in URL"),
+        ] {
+            assert_eq!(url(u), Err(RequestError::Malformed(why)), "{u:?}");
+        }
+    }
+
+    #[test]
+    fn add_uri_takes_only_absolute_http_and_origin_form() {
+        for (target, path, https) in [
+            ("/p?api_key=tok", "/p", false),
+            ("HTTPS://h/p?api_key=tok#f", "/p", true),
+            ("http://h?api_key=tok", "/", false),
+        ] {
+            let uri: Uri = target.parse().unwrap();
+            let mut p = Presented::default();
+            p.add_uri(&uri).unwrap();
+            assert_eq!(p.path.as_deref(), Some(path), "{target}");
+            assert_eq!(p.https, https, "{target}");
+            assert_eq!(p.outcome(), one("tok", query("api_key")), "{target}");
+            assert_eq!(p, url(target).unwrap());
+        }
+        for target in [
+            "*",
+            "host:443",
+            "ftp://h/?api_key=tok",
+            "https://u:pw@h/?api_key=tok",
+        ] {
+            let uri: Uri = target.parse().unwrap();
+            let mut p = Presented::default();
+            assert!(
+                matches!(p.add_uri(&uri), Err(RequestError::Malformed(_))),
+                "{target}"
+            );
+            assert_eq!(p, Presented::default(), "{target}");
+        }
+    }
+
+    #[test]
+    fn end_of_input_ends_the_head_as_a_blank_line_would() {
+        let want = head("GET /p HTTP/1.1\r\nX-Auth-Key: tok\r\n\r\n").unwrap();
+        for text in [
+            "GET /p HTTP/1.1\r\nX-Auth-Key: tok",
+            "GET /p HTTP/1.1\r\nX-Auth-Key: tok\r",
+            "GET /p HTTP/1.1\r\nX-Auth-Key: tok\r\n",
+            "GET /p HTTP/1.1\r\nX-Auth-Key: tok\r\n\r",
+            "GET /p HTTP/1.1\nX-Auth-Key: tok\n",
+        ] {
+            assert_eq!(head(text).as_ref(), Ok(&want), "{text:?}");
+        }
+        assert_eq!(head("GET /p HTTP/1.1").unwrap().path.as_deref(), Some("/p"));
+    }
+
+    #[test]
+    fn leading_empty_lines_stay_malformed() {
+        // httparse skips them; keyctl, whose reader stops at the first empty line, refuses.
+        for text in ["\r\nGET / HTTP/1.1\r\n\r\n", "\nGET / HTTP/1.1\n\n"] {
+            assert_eq!(
+                head(text),
+                Err(RequestError::Malformed("missing request line"))
+            );
+        }
+    }
+
+    #[test]
+    fn head_messages_name_the_line_at_fault() {
+        for (text, why) in [
+            ("G(T / HTTP/1.1\r\n\r\n", "invalid request line"),
+            ("GET / HTTP/1.1 \r\n\r\n", "invalid request line"),
+            ("GET / HTTP/1.1\r\r\n\r\n", "invalid request line"),
+            ("GET / HTTP/1.1\rX: y\r\n\r\n", "invalid request line"),
+            (
+                "GET / HTTP/1.1\r\nNo-Colon\r\n\r\n",
+                "header line without ':'",
+            ),
+            ("GET / HTTP/1.1\r\n\rX\r\n\r\n", "header line without ':'"),
+            (
+                "GET / HTTP/1.1\r\nBad Name: v\r\n\r\n",
+                "invalid header name",
+            ),
+            (
+                "GET / HTTP/1.1\r\nX-Api-Key : v\r\n\r\n",
+                "invalid header name",
+            ),
+            ("GET / HTTP/1.1\r\n: v\r\n\r\n", "invalid header name"),
+            (
+                "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+                "control character in header value",
+            ),
+            (
+                "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n",
+                "control character in header value",
+            ),
+            (
+                "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n",
+                "control character in header value",
+            ),
+            (
+                "GET / HTTP/1.1\r\nX: ok\r\n \tfold\r\n\r\n",
+                "obsolete line folding is not supported",
+            ),
+            ("GET /a%20<b HTTP/1.1\r\n\r\n", "invalid URL"),
+            (
+                "CONNECT h:443 HTTP/1.1\r\n\r\n",
+                "URL is neither absolute nor origin-form",
+            ),
+        ] {
+            assert_eq!(head(text), Err(RequestError::Malformed(why)), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn server_parts_read_like_the_raw_head() {
+        let text = format!(
+            "POST https://h/v1/x?api_key=tok HTTP/1.1\r\n\
+             X-Api-Key: tok\r\n\
+             Authorization: Basic {}\r\n\
+             X-Forwarded-Proto: http\r\n\
+             \r\n",
+            b64("svc:tok")
+        );
+        let raw = Presented::from_request_head(text.as_bytes(), &user_opts("svc")).unwrap();
+
+        // As a hyper server holds the same request once parsed.
+        let uri: Uri = "https://h/v1/x?api_key=tok".parse().unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-api-key", http::HeaderValue::from_static("tok"));
+        headers.append(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&format!("Basic {}", b64("svc:tok"))).unwrap(),
+        );
+        headers.append("x-forwarded-proto", http::HeaderValue::from_static("http"));
+        let parts = Presented::from_target_and_headers(
+            &uri,
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+            &user_opts("svc"),
+        )
+        .unwrap();
+        assert_eq!(raw, parts);
+        assert_eq!(parts.credentials.len(), 3);
+        assert_eq!(parts.outcome(), one("tok", query("api_key")));
+        assert!(!parts.is_https());
+
+        let latin1 = [("x-api-key", &b"caf\xe9"[..])];
+        assert_eq!(
+            Presented::from_target_and_headers(&uri, latin1, &no_opts()),
+            Err(RequestError::Malformed("header value is not UTF-8"))
+        );
+    }
+
     mod props {
         use super::*;
         use proptest::collection::vec;
@@ -1177,6 +1602,124 @@ mod tests {
                 1 => vec(prop::sample::select(alphabet), 60_000..72_000)
                     .prop_map(|rest| [b"GET / HTTP/1.1\n".to_vec(), rest].concat()),
             ]
+        }
+
+        /// Request heads near the edge of what parses: odd methods, targets, versions, line
+        /// ends, names, separators and value bytes, with the credential headers often in.
+        fn near_heads() -> impl Strategy<Value = Vec<u8>> {
+            let lead = prop_oneof![30 => Just(""), 1 => Just("\r\n"), 1 => Just("\n")];
+            let method = prop_oneof![
+                20 => prop::sample::select(&["GET", "POST", "get"][..]),
+                1 => prop::sample::select(&["OPTIONS", "CONNECT", "G(T", ""][..]),
+            ];
+            let sep = prop_oneof![40 => Just(" "), 1 => Just("  "), 1 => Just("\t")];
+            let target = prop_oneof![
+                6 => "/[!-~]{0,24}",
+                6 => "/p\\?(api_key|accesskey|x)=[!-~]{0,12}",
+                3 => "(https?|HTTPS|ftp)://[a-z0-9.:@%\\[\\]]{0,12}(/[!-~]{0,16})?",
+                2 => "/[^\\x00-\\x7f]{0,6}",
+                1 => "\\*|h:443|",
+            ];
+            let version = prop_oneof![
+                20 => prop::sample::select(&["HTTP/1.1", "HTTP/1.0"][..]),
+                1 => prop::sample::select(&["HTTP/1.2", "HTTP/2.0", "HTTP/1.1 ", "http/1.1"][..]),
+            ];
+            let eol = || {
+                prop_oneof![
+                    20 => Just("\r\n"),
+                    15 => Just("\n"),
+                    1 => Just("\r"),
+                    1 => Just("\r\r\n"),
+                ]
+            };
+            let name = prop_oneof![
+                20 => prop::sample::select(
+                    &["Authorization", "X-Api-Key", "x-auth-key", "X-API-AUTH", "X-Forwarded-Proto", "Host"][..],
+                ).prop_map(str::to_owned),
+                1 => "[!-~ \t]{0,8}",
+            ];
+            let colon = prop_oneof![
+                20 => prop::sample::select(&[": ", ":", ":\t", ":  "][..]),
+                1 => prop::sample::select(&[" : ", ""][..]),
+            ];
+            let value = prop_oneof![
+                20 => prop::sample::select(
+                    &["Bearer tok", "bearer  tok ", "tok", "tok2", "Basic dTp0b2s=", "https", "http, https", ""][..],
+                ).prop_map(|v| v.as_bytes().to_vec()),
+                3 => "[ -~\t\u{80}-\u{10ffff}]{0,12}".prop_map(String::into_bytes),
+                1 => vec(any::<u8>(), 0..12),
+            ];
+            let header = (name, colon, value, eol())
+                .prop_map(|(n, c, v, e)| [n.as_bytes(), c.as_bytes(), &v, e.as_bytes()].concat());
+            (
+                (lead, method, sep.clone(), target, sep, version, eol()),
+                vec(header, 0..6),
+                eol(),
+                vec(any::<u8>(), 0..8),
+            )
+                .prop_map(|((lead, m, s1, t, s2, v, e), headers, end, body)| {
+                    [
+                        format!("{lead}{m}{s1}{t}{s2}{v}{e}").into_bytes(),
+                        headers.concat(),
+                        end.as_bytes().to_vec(),
+                        body,
+                    ]
+                    .concat()
+                })
+        }
+
+        /// How a hyper server reads `bytes` (httparse with its defaults, then `Uri` for the
+        /// target), taken as keyctl takes what a server holds. `None` when hyper would wait
+        /// for more.
+        fn as_hyper_reads(bytes: &[u8]) -> Option<Result<Presented, RequestError>> {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut request = httparse::Request::new(&mut headers);
+            match request.parse(bytes) {
+                Ok(httparse::Status::Complete(_)) => {}
+                Ok(httparse::Status::Partial) => return None,
+                Err(_) => return Some(Err(RequestError::Malformed("hyper refuses"))),
+            }
+            let Ok(uri) = Uri::try_from(request.path?.as_bytes()) else {
+                return Some(Err(RequestError::Malformed("hyper refuses the target")));
+            };
+            Some(Presented::from_target_and_headers(
+                &uri,
+                request.headers.iter().map(|h| (h.name, h.value)),
+                &Options::default(),
+            ))
+        }
+
+        /// The same, with the headers in an `http::HeaderMap` as hyper hands them over: values
+        /// of one name together, so only the order of the credentials may differ.
+        fn through_header_map(bytes: &[u8]) -> Option<Result<Presented, RequestError>> {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut request = httparse::Request::new(&mut headers);
+            if !matches!(request.parse(bytes), Ok(httparse::Status::Complete(_))) {
+                return None;
+            }
+            let uri = Uri::try_from(request.path?.as_bytes()).ok()?;
+            let mut map = http::HeaderMap::new();
+            for h in request.headers.iter() {
+                map.append(
+                    http::HeaderName::from_bytes(h.name.as_bytes()).ok()?,
+                    http::HeaderValue::from_bytes(h.value).ok()?,
+                );
+            }
+            Some(Presented::from_target_and_headers(
+                &uri,
+                map.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+                &Options::default(),
+            ))
+        }
+
+        fn sorted_credentials(p: &Presented) -> Vec<(String, String)> {
+            let mut found: Vec<_> = p
+                .credentials
+                .iter()
+                .map(|c| (c.token.clone(), c.source.label()))
+                .collect();
+            found.sort();
+            found
         }
 
         fn token() -> impl Strategy<Value = String> {
@@ -1248,6 +1791,32 @@ mod tests {
                     (Err(RequestError::Malformed(_)), _) => prop_assert_eq!(&direct, &read),
                     (Err(_), Err(_)) => {}
                     _ => prop_assert!(false, "from/read disagree: {:?} vs {:?}", direct, read),
+                }
+            }
+
+            #[test]
+            fn keyctl_and_hyper_read_a_request_head_alike(bytes in near_heads()) {
+                let ours = Presented::from_request_head(&bytes, &Options::default());
+                let Some(theirs) = as_hyper_reads(&bytes) else {
+                    // Hyper would wait; keyctl ends the head at the end of input.
+                    return Ok(());
+                };
+                match (&ours, &theirs) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Ok(_), Err(_)) => prop_assert!(false, "keyctl takes what hyper refuses: {:?}", ours),
+                    (Err(e), Ok(_)) => prop_assert!(
+                        bytes.starts_with(b"\n") || bytes.starts_with(b"\r\n"),
+                        "keyctl refuses what hyper takes, and not for an empty first line: {}", e
+                    ),
+                    (Err(_), Err(_)) => {}
+                }
+                if let (Ok(raw), Some(mapped)) = (&theirs, through_header_map(&bytes)) {
+                    let mapped = mapped.expect("a HeaderMap holds what httparse read");
+                    prop_assert_eq!(sorted_credentials(raw), sorted_credentials(&mapped));
+                    prop_assert_eq!(
+                        Presented { credentials: Vec::new(), ..raw.clone() },
+                        Presented { credentials: Vec::new(), ..mapped }
+                    );
                 }
             }
 

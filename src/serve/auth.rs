@@ -29,7 +29,13 @@ pub(crate) fn status_of(verdict: &Verdict) -> StatusCode {
 
 pub(crate) fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
     let original = original_uri(req);
-    let verdict = match presented(req, original.as_deref()) {
+    let read = match &original {
+        Some(Err(())) => Err(()),
+        Some(Ok(o)) => presented(req, Some(o)),
+        None => presented(req, None),
+    };
+    let original = original.and_then(Result::ok);
+    let verdict = match read {
         Ok(presented) => {
             // Without the original path, only a key good for every path can pass.
             let path = presented.path.clone().unwrap_or_default();
@@ -120,46 +126,40 @@ pub(crate) fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
 }
 
 /// The original request's target: `X-Original-URI`, else `X-Forwarded-Uri`, else what
-/// follows `/auth` in this request's own target.
-fn original_uri(req: &Request<Incoming>) -> Option<String> {
+/// follows `/auth` in this request's own target. `Err` when the header is not UTF-8.
+fn original_uri(req: &Request<Incoming>) -> Option<Result<String, ()>> {
     for name in ["x-original-uri", "x-forwarded-uri"] {
         if let Some(v) = req.headers().get(name) {
-            return Some(String::from_utf8_lossy(v.as_bytes()).into_owned());
+            return Some(
+                std::str::from_utf8(v.as_bytes())
+                    .map(str::to_owned)
+                    .map_err(|_| ()),
+            );
         }
     }
     let rest = req.uri().path().strip_prefix("/auth")?;
     if !rest.starts_with('/') {
         return None;
     }
-    Some(match req.uri().query() {
+    Some(Ok(match req.uri().query() {
         Some(q) => format!("{rest}?{q}"),
         None => rest.to_owned(),
-    })
+    }))
 }
 
-/// What the request presented: its credential headers and the original target. Anything
-/// unreadable where a credential or the scheme could be is `Err` (malformed).
+/// What the request presented: its headers and the original target, read exactly as
+/// `keyctl verify --request` reads them. Anything unreadable is `Err` (malformed).
 fn presented(req: &Request<Incoming>, original: Option<&str>) -> Result<Presented, ()> {
-    let opts = Options::default();
     let mut presented = Presented::default();
-    for (name, value) in req.headers() {
-        match value.to_str() {
-            Ok(value) => presented
-                .add_header(name.as_str(), value, &opts)
-                .map_err(|_| ())?,
-            Err(_) if matters(name.as_str()) => return Err(()),
-            Err(_) => {}
-        }
-    }
     if let Some(uri) = original {
         presented.add_url(uri).map_err(|_| ())?;
     }
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()));
+    presented
+        .add_headers(headers, &Options::default())
+        .map_err(|_| ())?;
     Ok(presented)
-}
-
-/// Headers whose value keyctl reads: one it cannot read makes the request malformed.
-fn matters(name: &str) -> bool {
-    name == "authorization"
-        || name == "x-forwarded-proto"
-        || crate::credential::CREDENTIAL_HEADERS.contains(&name)
 }
