@@ -27,6 +27,11 @@ pub mod cli;
 #[doc(hidden)]
 pub mod cmd;
 
+/// The README's Rust example, compiled as a doctest so that it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use credential::{Credential, Presented, Source};
 pub use error::{Error, Result};
 pub use key::{Key, KeyRef, Status};
