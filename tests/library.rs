@@ -246,3 +246,40 @@ fn a_verifier_can_move_to_another_thread() {
         .unwrap();
     assert!(verdict.valid, "{verdict:?}");
 }
+
+#[test]
+fn prune_removes_only_the_listed_keys_still_prunable() {
+    let env = Env::new();
+    let old = env.create(&["--user", "svc", "--name", "old", "--expire", "1d"]);
+    let later = env.create(&["--user", "svc", "--name", "later", "--expire", "2d"]);
+    let extended = env.create(&["--user", "svc", "--name", "extended", "--expire", "1d"]);
+    let t = Arc::new(AtomicI64::new(common::now() + 5 * 86_400));
+    let clock = {
+        let t = Arc::clone(&t);
+        Clock::new(move || Timestamp(t.load(Ordering::SeqCst)))
+    };
+    let options = Options {
+        clock,
+        ..Options::default()
+    };
+    let mut store = Store::open_with(&env.db, &options).unwrap();
+    let older_than: keyctl::time::Duration = "3d".parse().unwrap();
+    let listed: Vec<_> = store
+        .prunable(older_than)
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert_eq!(listed.len(), 2, "old and extended, four days past expiry");
+    // Meanwhile one listed key gets a new expiry, and one more becomes prunable.
+    env.run(&["expire", "svc/extended", "--never"]).code(0);
+    t.fetch_add(86_400, Ordering::SeqCst);
+    let removed = store.prune(&listed, older_than).unwrap();
+    assert_eq!(
+        removed.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+        [id_of(&old)]
+    );
+    for (token, code) in [(&later, 0), (&extended, 0)] {
+        env.run(&["show", id_of(token)]).code(code);
+    }
+}
