@@ -123,16 +123,6 @@ fn forged(id: &str) -> String {
     token.reveal().to_owned()
 }
 
-/// Sleep until the wall clock reaches `t` (seconds since the epoch), so that keyctl, which
-/// reads the time to the second, sees `t` or later. Refuses to sleep more than 3 s.
-fn sleep_until(t: i64) {
-    let target = UNIX_EPOCH + Duration::from_secs(t as u64);
-    if let Ok(wait) = target.duration_since(SystemTime::now()) {
-        assert!(wait <= Duration::from_secs(3), "would sleep {wait:?}");
-        std::thread::sleep(wait + Duration::from_millis(20));
-    }
-}
-
 fn day() -> i64 {
     86_400
 }
@@ -141,11 +131,11 @@ fn day() -> i64 {
 // reset with a grace period
 
 #[test]
-fn grace_keeps_the_old_token_until_its_end_and_not_a_second_longer() {
+fn grace_keeps_the_old_token_working_with_a_warning() {
     let env = Env::new();
     let old = env.create(&["--user", "ci", "--name", "deploy", "--path", "/api"]);
     let before = now();
-    let (new, out) = reset(&env, &["rotate", "ci/deploy", "--grace", "2s"]);
+    let (new, out) = reset(&env, &["rotate", "ci/deploy", "--grace", "1h"]);
     let after = now();
     assert_ne!(new, old);
     assert_eq!(id_of(&new), id_of(&old), "same key");
@@ -165,8 +155,8 @@ fn grace_keeps_the_old_token_until_its_end_and_not_a_second_longer() {
     assert_eq!(v["superseded"], true);
     let until = secs(&v["grace_until"]);
     assert!(
-        (before + 2..=after + 2).contains(&until),
-        "grace ends 2 s after the reset: {v}"
+        (before + 3600..=after + 3600).contains(&until),
+        "grace ends an hour after the reset: {v}"
     );
     let until_text = v["grace_until"].as_str().unwrap();
     assert!(
@@ -206,16 +196,7 @@ fn grace_keeps_the_old_token_until_its_end_and_not_a_second_longer() {
         out.stdout
     );
 
-    // Across the boundary: the old token is unknown, the new one still valid.
-    sleep_until(until);
-    let (code, v, stderr) = verify_full(&env, &old);
-    assert_eq!((code, &v["reason"]), (1, &json!("unknown")), "{v}");
-    assert_eq!(v["valid"], false);
-    assert_eq!(v["superseded"], false);
-    assert!(!stderr.contains("stops working"), "{stderr}");
-    let (code, v) = env.verify(&new, &["--path", "/api/x"]);
-    assert_eq!((code, &v["superseded"]), (0, &json!(false)));
-    assert_eq!(show(&env, "ci/deploy")["superseded"], json!([]));
+    // Where the grace ends, to the second: tests/library.rs moves the clock there.
 }
 
 #[test]

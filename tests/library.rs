@@ -169,16 +169,8 @@ fn writes_in_exclusive_locking_mode_show_once_the_writer_lets_go() {
 fn last_use_is_recorded_at_most_once_a_minute() {
     let env = Env::new();
     let token = env.create(&["--user", "svc"]);
-    let t = Arc::new(AtomicI64::new(common::now()));
-    let clock = {
-        let t = Arc::clone(&t);
-        Clock::new(move || Timestamp(t.load(Ordering::SeqCst)))
-    };
-    let options = Options {
-        clock,
-        ..Options::default()
-    };
-    let mut store = Verifier::new(Store::open_with(&env.db, &options).unwrap());
+    let (store, t) = store_at(&env.db, common::now());
+    let mut store = Verifier::new(store);
     let last_used = || {
         let out = env.run(&["show", id_of(&token), "--json"]);
         out.code(0);
@@ -253,16 +245,7 @@ fn prune_removes_only_the_listed_keys_still_prunable() {
     let old = env.create(&["--user", "svc", "--name", "old", "--expire", "1d"]);
     let later = env.create(&["--user", "svc", "--name", "later", "--expire", "2d"]);
     let extended = env.create(&["--user", "svc", "--name", "extended", "--expire", "1d"]);
-    let t = Arc::new(AtomicI64::new(common::now() + 5 * 86_400));
-    let clock = {
-        let t = Arc::clone(&t);
-        Clock::new(move || Timestamp(t.load(Ordering::SeqCst)))
-    };
-    let options = Options {
-        clock,
-        ..Options::default()
-    };
-    let mut store = Store::open_with(&env.db, &options).unwrap();
+    let (mut store, t) = store_at(&env.db, common::now() + 5 * 86_400);
     let older_than: keyctl::time::Duration = "3d".parse().unwrap();
     let listed: Vec<_> = store
         .prunable(older_than)
@@ -282,4 +265,48 @@ fn prune_removes_only_the_listed_keys_still_prunable() {
     for (token, code) in [(&later, 0), (&extended, 0)] {
         env.run(&["show", id_of(token)]).code(code);
     }
+}
+
+/// A store whose clock the test sets, and the handle to set it.
+fn store_at(db: &Path, start: i64) -> (Store, Arc<AtomicI64>) {
+    let t = Arc::new(AtomicI64::new(start));
+    let clock = {
+        let t = Arc::clone(&t);
+        Clock::new(move || Timestamp(t.load(Ordering::SeqCst)))
+    };
+    let options = Options {
+        clock,
+        ..Options::default()
+    };
+    (Store::open_with(db, &options).unwrap(), t)
+}
+
+#[test]
+fn a_grace_period_ends_to_the_second_and_expiry_likewise() {
+    let env = Env::new();
+    let old = env.create(&["--user", "ci", "--name", "deploy"]);
+    let start = common::now();
+    let (mut store, t) = store_at(&env.db, start);
+    let key: keyctl::KeyRef = "ci/deploy".parse().unwrap();
+    let rotated = store.reset(&key, Some("90s".parse().unwrap())).unwrap();
+    let until = rotated.previous_until.expect("a grace period");
+    assert_eq!(until, Timestamp(start + 90));
+    let new = rotated.token.reveal().to_owned();
+    store
+        .set_expiry(&key, keyctl::time::Expiry::In("1h".parse().unwrap()))
+        .unwrap();
+    let mut verifier = Verifier::new(store);
+    t.store(start + 89, Ordering::SeqCst);
+    let v = verify(&mut verifier, &old, None);
+    assert!(
+        v.valid && v.superseded && v.grace_until == Some(until),
+        "{v:?}"
+    );
+    t.store(start + 90, Ordering::SeqCst);
+    assert_eq!(reason(&mut verifier, &old, None), Some(Reason::Unknown));
+    assert_eq!(reason(&mut verifier, &new, None), None);
+    t.store(start + 3599, Ordering::SeqCst);
+    assert_eq!(reason(&mut verifier, &new, None), None);
+    t.store(start + 3600, Ordering::SeqCst);
+    assert_eq!(reason(&mut verifier, &new, None), Some(Reason::Expired));
 }
