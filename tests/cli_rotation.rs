@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::{Env, Out, assert_key_json, id_of, now, on_terminal, secs, unprivileged};
 use serde_json::{Value, json};
