@@ -1,6 +1,6 @@
 //! A clap-free reading of the command line that scripts and request hooks run in loops:
-//! `keyctl verify` with the token on stdin, with `--db PATH`, `--json` and `--path
-//! REQUEST_PATH` around it.
+//! `keyctl verify`, with the token on stdin or as its one argument, with `--db PATH`,
+//! `--json`, `--current` and `--path REQUEST_PATH` around it.
 //!
 //! Clap builds its whole command tree, every subcommand and argument, on each run: about
 //! 0.15 ms, a tenth of a whole `keyctl verify` (BENCHMARKS.md). This takes only the shapes
@@ -19,12 +19,14 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
     let mut path: Option<String> = None;
     let mut json = false;
     let mut verify = false;
+    let mut current = false;
+    let mut token: Option<String> = None;
     let mut rest = args.iter().skip(1);
     while let Some(arg) = rest.next() {
         match arg.to_str()? {
-            // A second `verify` would be clap's TOKEN argument.
             "verify" if !verify => verify = true,
             "--json" if !json => json = true,
+            "--current" if verify && !current => current = true,
             "--db" if db.is_none() => db = Some(value(rest.next())?.to_owned()),
             "--path" if verify && path.is_none() => {
                 path = Some(value(rest.next())?.to_str()?.to_owned());
@@ -35,6 +37,8 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
                 } else if let Some(v) = other.strip_prefix("--path=") {
                     (verify && path.is_none()).then_some(())?;
                     path = Some(value(Some(OsStr::new(v)))?.to_str()?.to_owned());
+                } else if verify && token.is_none() && !other.is_empty() && !other.starts_with('-') {
+                    token = Some(other.to_owned());
                 } else {
                     return None;
                 }
@@ -46,14 +50,14 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
         db: db.map(PathBuf::from),
         json,
         command: Command::Verify(VerifyArgs {
-            token: None,
+            token,
             path,
             headers: Vec::new(),
             url: None,
             request: false,
             basic_user: None,
             require_tls: false,
-            current: false,
+            current,
         }),
     })
 }
@@ -98,6 +102,9 @@ mod tests {
             &["--json", "verify", "--path", "/api/items?x=1"],
             &["verify", "--path=/api", "--db", "verify", "--json"],
             &["--db", "verify", "verify"],
+            &["verify", "TOKEN"],
+            &["verify", "verify"],
+            &["--db", "s.db", "verify", "kc_x_y", "--current", "--path", "/p"],
         ] {
             let args = argv(words);
             assert!(quick(&args).is_some(), "{words:?} not taken");
@@ -109,8 +116,9 @@ mod tests {
     fn leaves_everything_else_to_clap() {
         for words in [
             &[][..],
-            &["verify", "TOKEN"],
-            &["verify", "verify"],
+            &["verify", "TOKEN", "TOKEN"],
+            &["TOKEN", "verify"],
+            &["verify", "--current", "--current"],
             &["verify", "--help"],
             &["--db", "verify"],
             &["--db", "-x", "verify"],
@@ -142,7 +150,7 @@ mod tests {
         fn never_disagrees_with_clap(words in proptest::collection::vec(
             prop::sample::select(vec![
                 "verify", "--db", "--db=x.db", "x.db", "--json", "--path", "--path=/p", "/p",
-                "-x", "--", "TOKEN", "--request", "-H", "list", "--help", "",
+                "-x", "--", "TOKEN", "--request", "-H", "list", "--help", "", "--current",
             ]),
             0..7,
         )) {
