@@ -24,8 +24,9 @@ pub(super) fn confirm(question: &str, ctx: &Ctx) -> Result<()> {
         ));
     }
     let mut err = std::io::stderr().lock();
-    // A prompt that cannot be shown is not a prompt that was answered.
-    write!(err, "{question} [y/N] ")
+    // A prompt that cannot be shown is not a prompt that was answered. One write: stderr is
+    // unbuffered, and the terminal's echo of an answer typed ahead must not land inside it.
+    err.write_all(format!("{question} [y/N] ").as_bytes())
         .and_then(|()| err.flush())
         .map_err(|e| Error::Invalid(format!("cannot ask for confirmation: {e}")))?;
     let answer = read_line()
