@@ -37,7 +37,8 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
                 } else if let Some(v) = other.strip_prefix("--path=") {
                     (verify && path.is_none()).then_some(())?;
                     path = Some(value(Some(OsStr::new(v)))?.to_str()?.to_owned());
-                } else if verify && token.is_none() && !other.is_empty() && !other.starts_with('-') {
+                } else if verify && token.is_none() && !other.is_empty() && !other.starts_with('-')
+                {
                     token = Some(other.to_owned());
                 } else {
                     return None;
@@ -104,7 +105,15 @@ mod tests {
             &["--db", "verify", "verify"],
             &["verify", "TOKEN"],
             &["verify", "verify"],
-            &["--db", "s.db", "verify", "kc_x_y", "--current", "--path", "/p"],
+            &[
+                "--db",
+                "s.db",
+                "verify",
+                "kc_x_y",
+                "--current",
+                "--path",
+                "/p",
+            ],
         ] {
             let args = argv(words);
             assert!(quick(&args).is_some(), "{words:?} not taken");
