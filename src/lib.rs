@@ -7,6 +7,7 @@
 //! `cli` feature) is a thin layer over this; a service that links the library without
 //! default features compiles none of the command line's crates.
 
+pub mod audit;
 pub mod credential;
 pub mod error;
 pub mod key;
@@ -15,6 +16,7 @@ pub mod paths;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod users;
 pub mod verify;
 
 #[cfg(feature = "serve")]

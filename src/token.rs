@@ -180,6 +180,13 @@ pub(crate) fn random_base62(n: usize) -> Result<String, crate::Error> {
     Ok(out)
 }
 
+/// Fill `buf` from the OS CSPRNG.
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), crate::Error> {
+    rand::rngs::SysRng
+        .try_fill_bytes(buf)
+        .map_err(|e| crate::Error::Random(e.to_string()))
+}
+
 /// A new token for key `id` with `prefix`.
 pub fn generate(prefix: &TokenPrefix, id: &KeyId) -> Result<Token, crate::Error> {
     let mut token = format!("{prefix}_{id}_{}", random_base62(SECRET_LEN)?);
