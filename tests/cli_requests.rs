@@ -1,4 +1,4 @@
-//! `keyctl verify` on what HTTP clients send (issue 3): every presentation (Bearer, Basic,
+//! `keyctl verify` on what HTTP clients send: every presentation (Bearer, Basic,
 //! credential headers, query parameters, raw request heads, stdin, argument) against every key
 //! state, plus `ambiguous`, `missing`, `insecure_transport`, JSON `source`/`warnings`, the
 //! request-head limits, and that no token ever reaches stderr.
