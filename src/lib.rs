@@ -9,6 +9,7 @@
 
 pub mod credential;
 pub mod error;
+pub mod export;
 pub mod key;
 pub mod names;
 pub mod paths;
