@@ -131,20 +131,22 @@ pub const ADOPTED_MIN_LEN: usize = 16;
 pub const ADOPTED_MAX_LEN: usize = 256;
 
 /// True when `text` could be an adopted token: [`ADOPTED_MIN_LEN`] to [`ADOPTED_MAX_LEN`]
-/// printable ASCII characters (space included), not starting or ending with a space. Any
-/// other text is neither a keyctl token nor an adopted one, so verification rejects it
-/// without looking at the store.
+/// printable ASCII characters (space included), not starting or ending with a space, and
+/// not shaped like a keyctl token ([`contains_token`]): such text is a keyctl token, which
+/// names its key, or a damaged one, which stays `malformed` as it was before anything was
+/// adopted. Any text that is not adoptable and does not parse as a keyctl token is
+/// rejected without looking at the store.
 pub fn adoptable(text: &str) -> bool {
     let b = text.as_bytes();
     (ADOPTED_MIN_LEN..=ADOPTED_MAX_LEN).contains(&b.len())
         && b.iter().all(|c| (0x20..=0x7E).contains(c))
         && b.first() != Some(&b' ')
         && b.last() != Some(&b' ')
+        && !contains_token(text)
 }
 
 /// A token another system issued, to be kept by keyctl as its SHA-256 digest
-/// (`keyctl adopt`): [`adoptable`], and not shaped like a keyctl token, whose id part would
-/// send verification to another key. Like [`Token`], its `Debug` hides the text.
+/// (`keyctl adopt`): [`adoptable`] text. Like [`Token`], its `Debug` hides the text.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AdoptedToken(String);
 
@@ -187,6 +189,12 @@ impl std::str::FromStr for AdoptedToken {
         if parse(s).is_some() {
             return Err(bad(
                 "it is a keyctl token: its key is in a keyctl store already (move it with export and import)"
+                    .into(),
+            ));
+        }
+        if contains_token(s) {
+            return Err(bad(
+                "it is shaped like a keyctl token (letters and digits, an id between two underscores, then more), and keyctl reads such text only as one of its own tokens"
                     .into(),
             ));
         }
@@ -524,15 +532,16 @@ mod tests {
             "tab\tinside-the-token",
             secret,
             keyctl.as_str(),
+            &keyctl[..keyctl.len() - 1],
+            &format!("{keyctl}0"),
+            "acme_ABCDEFGH12345678_abcdefghijklmnopqrstuvwxyz",
         ] {
             let err = bad.parse::<AdoptedToken>().unwrap_err().to_string();
             assert!(
                 !err.contains("abc123") && !err.contains(&keyctl[3..20]),
                 "{err}"
             );
-            if bad != keyctl {
-                assert!(!adoptable(bad), "{bad:?}");
-            }
+            assert!(!adoptable(bad), "{bad:?}");
         }
     }
 
