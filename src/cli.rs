@@ -483,7 +483,7 @@ pub struct ImportArgs {
 ///
 /// Reads the token from the first line of stdin (or asks for it on a terminal, without
 /// echo) and keeps only its SHA-256 digest, under a new key with a fresh keyctl id. The
-/// token must be 16 to 256 printable ASCII characters and not a keyctl token. With
+/// token must be 16 to 256 printable ASCII characters, not shaped like a keyctl token. With
 /// --digest, a system that kept only SHA-256 digests of its tokens hands over a digest
 /// instead, and the token is never seen. `verify`, `serve` and the library then accept
 /// that exact string, with the key's expiry, paths, disabling and revocation like any
@@ -494,7 +494,7 @@ pub struct ImportArgs {
 Examples:
   printf '%s\\n' \"$VB_KEY\" | keyctl adopt --user voipbin --name billing --path /v1.0
   keyctl adopt --user haplo --prefix hp < haplo-key.txt
-  keyctl adopt --user partner --digest sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+  keyctl adopt --user partner --digest \"sha256:$HEX\"   # HEX: the token's SHA-256
 
 A token already adopted (by a live, revoked or grace-period key) is refused: one token
 verifies for one key. --prefix sets the prefix of the keyctl tokens a later reset issues.

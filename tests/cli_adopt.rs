@@ -91,6 +91,9 @@ fn a_vb_token_adopted_from_stdin_verifies_through_every_door_of_the_cli() {
     assert_eq!(key["adopted"], true);
     assert_eq!(key["user"], "voipbin");
     common::assert_key_json(&key);
+    // Only the digest is kept.
+    let stored = std::fs::read(&env.db).unwrap();
+    assert!(!stored.windows(VB.len()).any(|w| w == VB.as_bytes()));
 
     // stdin, with and without a path; the argument.
     assert_valid_for(&env.verify(VB, &[]), &id);

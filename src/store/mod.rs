@@ -488,8 +488,9 @@ pub(crate) trait Backend: Send {
     /// possibly past its grace), whether the store holds adopted secrets at all, and, when
     /// `marker`, the store's marker as of the same read. Indexed: never a scan.
     fn lookup_adopted(&self, digest: &Digest, marker: bool) -> Result<AdoptedLookup>;
-    /// Create a key whose secret is a token another system issued, known by its digest.
-    fn adopt_key(&mut self, new: &NewKey, digest: &Digest, clock: &Clock) -> Result<Key>;
+    /// Create keys whose secrets are tokens another system issued, known by their
+    /// digests; all or none.
+    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], clock: &Clock) -> Result<Vec<Key>>;
     /// Call `start` with the number of keys the filter keeps and the time of reading, then
     /// `f` with each of them in creation order, all in one read.
     fn export(
@@ -591,7 +592,18 @@ impl Store {
     /// token. A token already adopted by a key (live, revoked, or in a grace period) is
     /// refused: one token verifies for one key.
     pub fn adopt_key(&mut self, new: &NewKey, digest: &Digest) -> Result<Key> {
-        self.backend.adopt_key(new, digest, &self.clock)
+        let mut adopted = self
+            .backend
+            .adopt_keys(&[(new.clone(), digest.clone())], &self.clock)?;
+        adopted
+            .pop()
+            .ok_or_else(|| Error::Store("the adopted key vanished before commit".into()))
+    }
+
+    /// Adopt many tokens in one transaction, as [`Store::create_keys`] creates many keys:
+    /// all or nothing.
+    pub fn adopt_keys(&mut self, keys: &[(NewKey, Digest)]) -> Result<Vec<Key>> {
+        self.backend.adopt_keys(keys, &self.clock)
     }
 
     /// Every key the filter keeps, in creation order, with the digests verification needs,

@@ -417,24 +417,28 @@ impl Backend for Sqlite {
         })
     }
 
-    fn adopt_key(&mut self, new: &NewKey, digest: &Digest, clock: &Clock) -> Result<Key> {
+    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], clock: &Clock) -> Result<Vec<Key>> {
         self.write(clock, |tx, site, now| {
             let e = |e| site.err(e);
-            // A grace that has ended no longer ties the token to its old key.
-            tx.execute(
-                "DELETE FROM superseded WHERE digest = ?1 AND adopted = 1 AND until <= ?2",
-                params![digest.0.as_slice(), now.0],
-            )
-            .map_err(e)?;
-            if let Some(holder) = adopted_by(tx, site, &digest.0, None, now)? {
-                let key = find(tx, site, &KeyRef::Id(holder), now)?
-                    .map(|(_, k)| k.label())
-                    .unwrap_or_default();
-                return Err(Error::Invalid(format!(
-                    "this token is already adopted, by key {key}: a token belongs to one key (delete that key with --purge first to adopt it again)"
-                )));
+            let mut adopted = Vec::with_capacity(keys.len());
+            for (new, digest) in keys {
+                // A grace that has ended no longer ties the token to its old key.
+                tx.prepare_cached(
+                    "DELETE FROM superseded WHERE digest = ?1 AND adopted = 1 AND until <= ?2",
+                )
+                .and_then(|mut s| s.execute(params![digest.0.as_slice(), now.0]))
+                .map_err(e)?;
+                if let Some(holder) = adopted_by(tx, site, &digest.0, None, now)? {
+                    let key = find(tx, site, &KeyRef::Id(holder), now)?
+                        .map(|(_, k)| k.label())
+                        .unwrap_or_default();
+                    return Err(Error::Invalid(format!(
+                        "this token is already adopted, by key {key}: a token belongs to one key (delete that key with --purge first to adopt it again)"
+                    )));
+                }
+                adopted.push(insert_key(tx, site, new, now, Some(digest))?.0);
             }
-            insert_key(tx, site, new, now, Some(digest)).map(|(key, _, _)| key)
+            Ok(adopted)
         })
     }
 
