@@ -359,9 +359,10 @@ pub struct DeleteArgs {
 /// finds the credential where an HTTP client put it: `Authorization: Bearer`, `Authorization:
 /// Basic` (the password is the token), the headers x-auth-key, x-api-auth and x-api-key, or
 /// the query parameters _auth_key, _api_auth, accesskey and api_key. On a terminal, with no
-/// token and no request given, it asks for the token without echoing it. Reasons:
-/// malformed, unknown, revoked, disabled, expired, superseded (with --current),
-/// path_not_allowed, missing, ambiguous, insecure_transport.
+/// token and no request given, it asks for the token without echoing it. A token taken
+/// over with `keyctl adopt` is verified the same way. Reasons: malformed, unknown,
+/// revoked, disabled, expired, superseded (with --current), path_not_allowed, missing,
+/// ambiguous, insecure_transport.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
