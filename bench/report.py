@@ -73,6 +73,19 @@ def main():
         "≥ 200,000 /s", "yes" if per_second >= 200_000 else "**no**")
     row("library `Store::verify`, first use of a key in a minute (records last use)", f"{rate['first_use_ms']:.2f} ms", "", "", "–", "(reported)", "–")
     row("store size, 1M keys", f"{size['bytes_per_key']:.0f} B/key", "", "", "–", "≤ 300 B/key", "yes" if size["bytes_per_key"] <= 300 else "**no**")
+    adopted = pooled(out, "adopted")
+    if adopted:
+        compare("`keyctl verify` of a keyctl token, 100k keys + 1,000 adopted tokens", adopted["verify, 1000 adopted tokens added"],
+                "the same, 100k keys + 1,000 keyctl keys", adopted["verify, 1000 keyctl keys added"], 1.05)
+    adopted_file = os.path.join(out, "adopted-rate.json")
+    if os.path.exists(adopted_file):
+        a = json.load(open(adopted_file))
+        for what, key in [("", "per_second"), (", cache off", "uncached_per_second")]:
+            mine, base = a[f"adopted_{key}"], a[f"plain_{key}"]
+            row(f"library verify of keyctl tokens{what}, 100k keys + 1,000 adopted tokens", f"{mine:,.0f} /s",
+                f"the same, 100k keys + 1,000 keyctl keys", f"{base:,.0f} /s", f"{mine / base:.2f}×", "≥ 0.95×", "yes" if mine / base >= 0.95 else "**no**")
+        row("library: a foreign string rejected, store with adopted tokens (one indexed look-up)", f"{a['foreign_adopted_per_second']:,.0f} /s",
+            "store without (answered from the text)", f"{a['foreign_plain_per_second']:,.0f} /s", "–", "(reported)", "–")
 
     print("| measure | keyctl (median) | baseline | baseline (median) | ratio | target | met |")
     print("| --- | ---: | --- | ---: | ---: | --- | --- |")

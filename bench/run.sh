@@ -56,7 +56,7 @@ else
 fi
 
 # --- stores (cached: the key depends on the schema and on how the populator makes keys) --
-cache_key=$(cat src/store/schema.rs examples/bench_store.rs | sha256sum | cut -c1-12)
+cache_key=$(cat src/store/sqlite/schema.rs examples/bench_store.rs | sha256sum | cut -c1-12)
 STORES=${KEYCTL_BENCH_DIR:-${TMPDIR:-/tmp}/keyctl-bench}/$cache_key
 OUT=$STORES/results-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$STORES" "$OUT"
@@ -146,6 +146,18 @@ echo "library..." >&2
 # inside the minute after the warm-up pass records each key's last use.
 "$BENCH" verify-rate "$S1M" "$STORES/tokens-1000000.txt" 2000 1 10 >"$OUT/verify-rate.json"
 "$BENCH" bytes-per-key "$S1M" >"$OUT/bytes-per-key.json"
+
+# --- adopted tokens: a keyctl token costs the same in a store that holds them -------------
+# Two copies of the 100k store, 1000 keys added to each: keyctl keys to one, adopted
+# VoIPBIN-style tokens to the other. keyctl verify on each (one process per token), then
+# the library's rates on both, alternating, and how fast each rejects foreign strings.
+echo "adopted..." >&2
+"$BENCH" extend "$S100K" "$OUT/plain.db" 1000 created >/dev/null
+"$BENCH" extend "$S100K" "$OUT/adopted.db" 1000 adopted >/dev/null
+round adopted "$((ROUNDS / 6))" "--warmup 2 --runs 6" \
+  "verify, 1000 keyctl keys added" "exec $KEYCTL --db $OUT/plain.db verify <$STORES/token-100000.txt" \
+  "verify, 1000 adopted tokens added" "exec $KEYCTL --db $OUT/adopted.db verify <$STORES/token-100000.txt"
+"$BENCH" adopted-cost "$OUT/plain.db" "$OUT/adopted.db" "$STORES/tokens-100000.txt" 2000 1 5 >"$OUT/adopted-rate.json"
 
 # --- journal modes: the same work under each, on copies of the 100k store ----------------
 # keyctl opens stores in whatever mode the file is in; only WAL is a property of the file,

@@ -39,6 +39,9 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove keys revoked or expired more than DUR ago')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write keys with the digests verification needs, as JSON Lines, for `keyctl import`')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Add the keys of a `keyctl export`, with their ids and digests, in one transaction')
+            [CompletionResult]::new('adopt', 'adopt', [CompletionResultType]::ParameterValue, 'Take over a token another system issued: it verifies as a keyctl key from now on')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer HTTP verification requests: forward auth for proxies, JSON for apps')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -160,6 +163,41 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'keyctl;export' {
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only this user''s keys')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to a new FILE (mode 0600) instead of stdout; - is stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to a new FILE (mode 0600) instead of stdout; - is stdout')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Include revoked keys')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'keyctl;import' {
+            [CompletionResult]::new('--on-conflict', '--on-conflict', [CompletionResultType]::ParameterName, 'What to do with a key whose id, live user/name or adopted token is in the store')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Say what would be imported, skipped or replaced, and change nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'keyctl;adopt' {
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name, unique among the user''s live keys (same alphabet as USER)')
+            [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'Free text shown by list and show (no control characters, at most 1000 characters)')
+            [CompletionResult]::new('--expire', '--expire', [CompletionResultType]::ParameterName, 'Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)')
+            [CompletionResult]::new('--expire-at', '--expire-at', [CompletionResultType]::ParameterName, 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable')
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Prefix of the keyctl tokens a later reset issues: 1-16 of a-z 0-9')
+            [CompletionResult]::new('--digest', '--digest', [CompletionResultType]::ParameterName, 'Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'keyctl;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable')
             [CompletionResult]::new('--challenge', '--challenge', [CompletionResultType]::ParameterName, 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none')
@@ -184,6 +222,9 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Revoke a key (or remove it entirely with --purge)')
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove keys revoked or expired more than DUR ago')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write keys with the digests verification needs, as JSON Lines, for `keyctl import`')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Add the keys of a `keyctl export`, with their ids and digests, in one transaction')
+            [CompletionResult]::new('adopt', 'adopt', [CompletionResultType]::ParameterValue, 'Take over a token another system issued: it verifies as a keyctl key from now on')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer HTTP verification requests: forward auth for proxies, JSON for apps')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -219,6 +260,15 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;help;verify' {
+            break
+        }
+        'keyctl;help;export' {
+            break
+        }
+        'keyctl;help;import' {
+            break
+        }
+        'keyctl;help;adopt' {
             break
         }
         'keyctl;help;serve' {

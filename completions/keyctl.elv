@@ -36,6 +36,9 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand delete 'Revoke a key (or remove it entirely with --purge)'
             cand prune 'Remove keys revoked or expired more than DUR ago'
             cand verify 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
+            cand export 'Write keys with the digests verification needs, as JSON Lines, for `keyctl import`'
+            cand import 'Add the keys of a `keyctl export`, with their ids and digests, in one transaction'
+            cand adopt 'Take over a token another system issued: it verifies as a keyctl key from now on'
             cand serve 'Answer HTTP verification requests: forward auth for proxies, JSON for apps'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -144,6 +147,38 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'keyctl;export'= {
+            cand --user 'Only this user''s keys'
+            cand -o 'Write to a new FILE (mode 0600) instead of stdout; - is stdout'
+            cand --output 'Write to a new FILE (mode 0600) instead of stdout; - is stdout'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --all 'Include revoked keys'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyctl;import'= {
+            cand --on-conflict 'What to do with a key whose id, live user/name or adopted token is in the store'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --dry-run 'Say what would be imported, skipped or replaced, and change nothing'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyctl;adopt'= {
+            cand --user 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -'
+            cand --name 'Name, unique among the user''s live keys (same alphabet as USER)'
+            cand --description 'Free text shown by list and show (no control characters, at most 1000 characters)'
+            cand --expire 'Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)'
+            cand --expire-at 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)'
+            cand --path 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable'
+            cand --prefix 'Prefix of the keyctl tokens a later reset issues: 1-16 of a-z 0-9'
+            cand --digest 'Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256'
+            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --json 'Print JSON on stdout instead of text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'keyctl;serve'= {
             cand --listen 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable'
             cand --challenge 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none'
@@ -167,6 +202,9 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand delete 'Revoke a key (or remove it entirely with --purge)'
             cand prune 'Remove keys revoked or expired more than DUR ago'
             cand verify 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
+            cand export 'Write keys with the digests verification needs, as JSON Lines, for `keyctl import`'
+            cand import 'Add the keys of a `keyctl export`, with their ids and digests, in one transaction'
+            cand adopt 'Take over a token another system issued: it verifies as a keyctl key from now on'
             cand serve 'Answer HTTP verification requests: forward auth for proxies, JSON for apps'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -191,6 +229,12 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         &'keyctl;help;prune'= {
         }
         &'keyctl;help;verify'= {
+        }
+        &'keyctl;help;export'= {
+        }
+        &'keyctl;help;import'= {
+        }
+        &'keyctl;help;adopt'= {
         }
         &'keyctl;help;serve'= {
         }

@@ -40,6 +40,9 @@ complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "enable" -d 'Enable a 
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "prune" -d 'Remove keys revoked or expired more than DUR ago'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "verify" -d 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "export" -d 'Write keys with the digests verification needs, as JSON Lines, for `keyctl import`'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "import" -d 'Add the keys of a `keyctl export`, with their ids and digests, in one transaction'
+complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "adopt" -d 'Take over a token another system issued: it verifies as a keyctl key from now on'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "serve" -d 'Answer HTTP verification requests: forward auth for proxies, JSON for apps'
 complete -c keyctl -n "__fish_keyctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l user -d 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -' -r
@@ -111,6 +114,30 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l require-tls -d 
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l current -d 'Reject a token replaced by a reset even during its grace period (reason superseded)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l user -d 'Only this user\'s keys' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand export" -s o -l output -d 'Write to a new FILE (mode 0600) instead of stdout; - is stdout' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l all -d 'Include revoked keys'
+complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l on-conflict -d 'What to do with a key whose id, live user/name or adopted token is in the store' -r -f -a "fail\t''
+skip\t''
+replace\t''"
+complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l dry-run -d 'Say what would be imported, skipped or replaced, and change nothing'
+complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l user -d 'Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l name -d 'Name, unique among the user\'s live keys (same alphabet as USER)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l description -d 'Free text shown by list and show (no control characters, at most 1000 characters)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l expire -d 'Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l expire-at -d 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l path -d 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l prefix -d 'Prefix of the keyctl tokens a later reset issues: 1-16 of a-z 0-9' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l digest -d 'Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l json -d 'Print JSON on stdout instead of text'
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l listen -d 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l challenge -d 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none' -r -f -a "bearer\t''
 basic\t''
@@ -121,16 +148,19 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l require-tls -d '
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l access-log -d 'Log one line per request on stderr (credentials in query strings are redacted)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "create" -d 'Create a key and print its token, once'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "show" -d 'Show one key, never its secret'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "reset" -d 'Give a key a new secret and print the new token, once'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "expire" -d 'Set when a key expires'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "path" -d 'Replace a key\'s request-path prefixes'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "disable" -d 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "enable" -d 'Enable a disabled key again'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "prune" -d 'Remove keys revoked or expired more than DUR ago'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "verify" -d 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "serve" -d 'Answer HTTP verification requests: forward auth for proxies, JSON for apps'
-complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "create" -d 'Create a key and print its token, once'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "list" -d 'List keys (live ones, oldest first), never their secrets'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "show" -d 'Show one key, never its secret'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "reset" -d 'Give a key a new secret and print the new token, once'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "expire" -d 'Set when a key expires'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "path" -d 'Replace a key\'s request-path prefixes'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "disable" -d 'Disable a key: verify rejects it as `disabled` until `keyctl enable`'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "enable" -d 'Enable a disabled key again'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "delete" -d 'Revoke a key (or remove it entirely with --purge)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "prune" -d 'Remove keys revoked or expired more than DUR ago'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "verify" -d 'Check a token or a whole request: exit 0 when valid, 1 when rejected (with the reason)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "export" -d 'Write keys with the digests verification needs, as JSON Lines, for `keyctl import`'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "import" -d 'Add the keys of a `keyctl export`, with their ids and digests, in one transaction'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "adopt" -d 'Take over a token another system issued: it verifies as a keyctl key from now on'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "serve" -d 'Answer HTTP verification requests: forward auth for proxies, JSON for apps'
+complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -6,6 +6,12 @@
 //!                                                     verifications per second, one thread,
 //!                                                     with and without the verify cache
 //! bench_store bytes-per-key DB                        store file size / number of keys
+//! bench_store extend SRC DST KEYS created|adopted      copy SRC to DST and add KEYS keys
+//!                                                     of that kind, in one transaction
+//! bench_store adopted-cost PLAIN ADOPTED TOKENS_FILE [TOKENS] [SECONDS] [ROUNDS]
+//!                                                     keyctl tokens verified per second in
+//!                                                     both stores, and foreign strings
+//!                                                     rejected per second
 //! ```
 //!
 //! Not a test: nothing here runs under `cargo test`. Results go to stdout as one JSON object.
@@ -19,6 +25,7 @@ use std::time::{Duration, Instant};
 use keyctl::paths::PathPrefixes;
 use keyctl::store::{ListFilter, NewKey, Store};
 use keyctl::time::Expiry;
+use keyctl::token::Digest;
 use keyctl::{Check, Credential, Source, Verifier};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -54,6 +61,20 @@ fn main() -> Result<()> {
             num(5, 5)?,
         ),
         "bytes-per-key" => bytes_per_key(Path::new(arg(1)?)),
+        "extend" => extend(
+            Path::new(arg(1)?),
+            Path::new(arg(2)?),
+            num(3, 1_000)?,
+            arg(4)?,
+        ),
+        "adopted-cost" => adopted_cost(
+            Path::new(arg(1)?),
+            Path::new(arg(2)?),
+            Path::new(arg(3)?),
+            num(4, 2_000)?,
+            num(5, 1)?,
+            num(6, 5)?,
+        ),
         _ => Err(usage().into()),
     }
 }
@@ -61,7 +82,9 @@ fn main() -> Result<()> {
 fn usage() -> String {
     "usage: bench_store populate DB KEYS TOKENS_FILE [SAMPLE]\n       \
      bench_store verify-rate DB TOKENS_FILE [TOKENS] [SECONDS] [ROUNDS]\n       \
-     bench_store bytes-per-key DB"
+     bench_store bytes-per-key DB\n       \
+     bench_store extend SRC DST KEYS created|adopted\n       \
+     bench_store adopted-cost PLAIN ADOPTED TOKENS_FILE [TOKENS] [SECONDS] [ROUNDS]"
         .into()
 }
 
@@ -143,8 +166,8 @@ fn verify_rate(db: &Path, tokens: &Path, count: u64, seconds: u64, rounds: u64) 
     drop(store);
     let (mut fast, mut slow) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        fast.push(rate(db, &credentials, seconds, true)?);
-        slow.push(rate(db, &credentials, seconds, false)?);
+        fast.push(rate(db, &credentials, seconds, true, true)?);
+        slow.push(rate(db, &credentials, seconds, false, true)?);
     }
     let (fast, slow) = (median(&mut fast), median(&mut slow));
     println!(
@@ -155,9 +178,95 @@ fn verify_rate(db: &Path, tokens: &Path, count: u64, seconds: u64, rounds: u64) 
     Ok(())
 }
 
+/// A copy of `src` at `dst` with `keys` more keys: keyctl keys (`created`), or tokens of
+/// another system (`adopted`, VoIPBIN-style, adopted by digest). Two copies made from the
+/// same store, one each way, differ only in whether they hold adopted tokens.
+fn extend(src: &Path, dst: &Path, keys: u64, kind: &str) -> Result<()> {
+    if dst.exists() {
+        return Err(format!("{} exists; extend makes a new copy", dst.display()).into());
+    }
+    fs::copy(src, dst)?;
+    let mut store = Store::open(dst)?;
+    let new = |i: u64| -> Result<NewKey> {
+        let mut key = NewKey::new(format!("extra{:02}", i % 50).parse()?);
+        key.name = Some(format!("extra{i}").parse()?);
+        Ok(key)
+    };
+    match kind {
+        "created" => {
+            let batch = (0..keys).map(new).collect::<Result<Vec<_>>>()?;
+            store.create_keys(&batch)?;
+        }
+        "adopted" => {
+            let batch = (0..keys)
+                .map(|i| Ok((new(i)?, Digest::of(&format!("vb_bench{i:024}")))))
+                .collect::<Result<Vec<_>>>()?;
+            store.adopt_keys(&batch)?;
+        }
+        _ => return Err(usage().into()),
+    }
+    println!("{{\"keys\": {keys}, \"kind\": \"{kind}\"}}");
+    Ok(())
+}
+
+/// keyctl tokens verified per second in `plain` and in `adopted` (copies of one store made
+/// by `extend`, with keyctl keys and adopted tokens added), with the verify cache and
+/// without, rounds alternating so that both see the machine alike; then strings that are
+/// neither keyctl tokens nor adopted ones, rejected per second: `plain` answers them from
+/// the text and a remembered "no adopted tokens here", `adopted` with one indexed look-up
+/// each.
+fn adopted_cost(
+    plain: &Path,
+    adopted: &Path,
+    tokens: &Path,
+    count: u64,
+    seconds: u64,
+    rounds: u64,
+) -> Result<()> {
+    let credentials: Vec<Credential> = fs::read_to_string(tokens)?
+        .lines()
+        .take(count as usize)
+        .map(|t| Credential::new(t, Source::Argument))
+        .collect();
+    if credentials.is_empty() {
+        return Err(format!("no tokens in {}", tokens.display()).into());
+    }
+    let foreign: Vec<Credential> = (0..credentials.len())
+        .map(|i| Credential::new(format!("vb_nobody{i:024}"), Source::Argument))
+        .collect();
+    // First uses record last use in both, outside the timing.
+    for db in [plain, adopted] {
+        rate(db, &credentials, 0, true, true)?;
+    }
+    let mut runs: [Vec<f64>; 6] = Default::default();
+    for _ in 0..rounds {
+        runs[0].push(rate(plain, &credentials, seconds, true, true)?);
+        runs[1].push(rate(adopted, &credentials, seconds, true, true)?);
+        runs[2].push(rate(plain, &credentials, seconds, false, true)?);
+        runs[3].push(rate(adopted, &credentials, seconds, false, true)?);
+        runs[4].push(rate(plain, &foreign, seconds, true, false)?);
+        runs[5].push(rate(adopted, &foreign, seconds, true, false)?);
+    }
+    let [a, b, c, d, e, f] = runs.map(|mut r| median(&mut r));
+    println!(
+        "{{\"plain_per_second\": {a:.0}, \"adopted_per_second\": {b:.0}, \
+         \"plain_uncached_per_second\": {c:.0}, \"adopted_uncached_per_second\": {d:.0}, \
+         \"foreign_plain_per_second\": {e:.0}, \"foreign_adopted_per_second\": {f:.0}, \
+         \"distinct_tokens\": {}}}",
+        credentials.len()
+    );
+    Ok(())
+}
+
 /// Verifications per second over `seconds` through a newly opened store, after one untimed
-/// pass over the tokens; every verification must be valid.
-fn rate(db: &Path, credentials: &[Credential], seconds: u64, remember: bool) -> Result<f64> {
+/// pass over the tokens; every verification must be valid (or, unless `valid`, rejected).
+fn rate(
+    db: &Path,
+    credentials: &[Credential],
+    seconds: u64,
+    remember: bool,
+    valid: bool,
+) -> Result<f64> {
     let store = Store::open(db)?;
     let mut store = if remember {
         Verifier::new(store)
@@ -165,15 +274,16 @@ fn rate(db: &Path, credentials: &[Credential], seconds: u64, remember: bool) -> 
         Verifier::with_cache(store, 0)
     };
     let mut pass = || -> Result<u64> {
-        let mut valid = 0;
+        let mut as_expected = 0;
         for c in credentials {
-            valid += u64::from(store.verify(c, &Check::default())?.valid);
+            as_expected += u64::from(store.verify(c, &Check::default())?.valid == valid);
         }
-        let rejected = credentials.len() as u64 - valid;
-        if rejected > 0 {
-            return Err(format!("{rejected} sampled tokens were rejected").into());
+        let wrong = credentials.len() as u64 - as_expected;
+        if wrong > 0 {
+            let what = if valid { "rejected" } else { "accepted" };
+            return Err(format!("{wrong} sampled tokens were {what}").into());
         }
-        Ok(valid)
+        Ok(as_expected)
     };
     pass()?;
     let budget = Duration::from_secs(seconds);

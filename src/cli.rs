@@ -8,7 +8,9 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 use crate::key::{KeyRef, Status};
 use crate::names::{Description, KeyName, TokenPrefix, UserName};
 use crate::paths::PathPrefix;
+use crate::store::OnConflict;
 use crate::time::{Duration, Expiry, Timestamp};
+use crate::token::Digest;
 
 /// The exit-code table shown in `--help`; README documents the same codes.
 macro_rules! exit_codes {
@@ -68,6 +70,9 @@ pub enum Command {
     Delete(DeleteArgs),
     Prune(PruneArgs),
     Verify(VerifyArgs),
+    Export(ExportArgs),
+    Import(ImportArgs),
+    Adopt(AdoptArgs),
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
 }
@@ -354,9 +359,10 @@ pub struct DeleteArgs {
 /// finds the credential where an HTTP client put it: `Authorization: Bearer`, `Authorization:
 /// Basic` (the password is the token), the headers x-auth-key, x-api-auth and x-api-key, or
 /// the query parameters _auth_key, _api_auth, accesskey and api_key. On a terminal, with no
-/// token and no request given, it asks for the token without echoing it. Reasons:
-/// malformed, unknown, revoked, disabled, expired, superseded (with --current),
-/// path_not_allowed, missing, ambiguous, insecure_transport.
+/// token and no request given, it asks for the token without echoing it. A token taken
+/// over with `keyctl adopt` is verified the same way. Reasons: malformed, unknown,
+/// revoked, disabled, expired, superseded (with --current), path_not_allowed, missing,
+/// ambiguous, insecure_transport.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -401,6 +407,137 @@ pub struct VerifyArgs {
     /// Reject a token replaced by a reset even during its grace period (reason superseded)
     #[arg(long)]
     pub current: bool,
+}
+
+/// Write keys with the digests verification needs, as JSON Lines, for `keyctl import`
+///
+/// The first line states the format and version and how many keys follow; then one line
+/// per key: every field of `list --json`, plus `digest` (of the current token) and
+/// `superseded_digests` (tokens still in a grace period). No token or secret is written,
+/// but the digests are what the store guards: keep an export as private as the store.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl export --all --output keys.jsonl
+  keyctl export --user svc > svc.jsonl
+  keyctl --db laptop.db export --all | ssh server keyctl import
+
+With --output, the file is created with mode 0600 and an existing file is never
+overwritten (exit 2); if the export fails half-way, the file is removed. Without it, the
+export goes to stdout. Revoked keys are left out unless --all is given; then they arrive
+revoked, and their tokens are rejected as `revoked` as before.
+
+Exit codes: 0 ok, 2 the output file exists, 3 no such user, 4 store unusable or writing failed.")]
+pub struct ExportArgs {
+    /// Only this user's keys
+    #[arg(long, value_name = "USER")]
+    pub user: Option<UserName>,
+
+    /// Include revoked keys
+    #[arg(long)]
+    pub all: bool,
+
+    /// Write to a new FILE (mode 0600) instead of stdout; - is stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Add the keys of a `keyctl export`, with their ids and digests, in one transaction
+///
+/// Every token that verified in the store the keys came from verifies here with the same
+/// result: the same key, expiry, paths, disabled or revoked state, and grace periods. Like
+/// `create`, it makes the store if there is none. A malformed line, an unknown format
+/// version, a file cut short, or (by default) a key whose id, live user/name or adopted
+/// token is already in the store imports nothing and names the line. Prints a summary:
+/// imported, replaced, skipped.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl import keys.jsonl
+  keyctl import --dry-run < keys.jsonl
+  keyctl import --on-conflict skip keys.jsonl --json
+  keyctl --db laptop.db export --all | keyctl --db /srv/keys/keys.db import
+
+--on-conflict: fail (the default) imports nothing when any key clashes; skip leaves the
+clashing keys out and keeps the store's; replace overwrites the store's key with the same
+id, and still fails on a clash with another key (a name or adopted token it holds).
+--json prints {\"imported\": N, \"replaced\": N, \"skipped\": N, \"keys\": [...]}; with
+--dry-run the counts are 0 and \"would\" holds what a real run would do.
+
+Exit codes: 0 ok (also for --dry-run), 2 malformed export or refused by a conflict (nothing
+was imported), 4 store unusable.")]
+pub struct ImportArgs {
+    /// The export to read; without it, or with -, stdin
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// What to do with a key whose id, live user/name or adopted token is in the store
+    #[arg(long, value_name = "POLICY", default_value = "fail", value_parser = conflict_arg())]
+    pub on_conflict: OnConflict,
+
+    /// Say what would be imported, skipped or replaced, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Take over a token another system issued: it verifies as a keyctl key from now on
+///
+/// Reads the token from the first line of stdin (or asks for it on a terminal, without
+/// echo) and keeps only its SHA-256 digest, under a new key with a fresh keyctl id. The
+/// token must be 16 to 256 printable ASCII characters, not shaped like a keyctl token. With
+/// --digest, a system that kept only SHA-256 digests of its tokens hands over a digest
+/// instead, and the token is never seen. `verify`, `serve` and the library then accept
+/// that exact string, with the key's expiry, paths, disabling and revocation like any
+/// key's; `reset` gives the key a keyctl token (with --grace, the adopted one keeps working
+/// for a while). Prints the new key's id.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  printf '%s\\n' \"$VB_KEY\" | keyctl adopt --user voipbin --name billing --path /v1.0
+  keyctl adopt --user haplo --prefix hp < haplo-key.txt
+  keyctl adopt --user partner --digest \"sha256:$HEX\"   # HEX: the token's SHA-256
+
+A token already adopted (by a live, revoked or grace-period key) is refused: one token
+verifies for one key. --prefix sets the prefix of the keyctl tokens a later reset issues.
+
+Exit codes: 0 ok, 2 invalid token, digest or option, or token already adopted, 4 store unusable.")]
+pub struct AdoptArgs {
+    /// Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -
+    #[arg(long, value_name = "USER")]
+    pub user: UserName,
+
+    /// Name, unique among the user's live keys (same alphabet as USER)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<KeyName>,
+
+    /// Free text shown by list and show (no control characters, at most 1000 characters)
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<Description>,
+
+    /// Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)
+    #[arg(
+        long,
+        value_name = "DUR",
+        conflicts_with = "expire_at",
+        allow_hyphen_values = true
+    )]
+    pub expire: Option<Duration>,
+
+    /// Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)
+    #[arg(long, value_name = "TIME")]
+    pub expire_at: Option<Timestamp>,
+
+    /// Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable
+    #[arg(long = "path", value_name = "PREFIX")]
+    pub paths: Vec<PathPrefix>,
+
+    /// Prefix of the keyctl tokens a later reset issues: 1-16 of a-z 0-9
+    #[arg(long, value_name = "P", default_value = crate::token::DEFAULT_PREFIX)]
+    pub prefix: TokenPrefix,
+
+    /// Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256
+    #[arg(long, value_name = "sha256:HEX")]
+    pub digest: Option<Digest>,
 }
 
 /// Answer HTTP verification requests: forward auth for proxies, JSON for apps
@@ -449,6 +586,11 @@ pub struct ServeArgs {
 
 fn status_arg() -> impl clap::builder::TypedValueParser<Value = Status> {
     PossibleValuesParser::new(Status::ALL.map(Status::as_str)).try_map(|s| s.parse::<Status>())
+}
+
+fn conflict_arg() -> impl clap::builder::TypedValueParser<Value = OnConflict> {
+    PossibleValuesParser::new(OnConflict::ALL.map(OnConflict::as_str))
+        .try_map(|s| s.parse::<OnConflict>())
 }
 
 fn expire_in(s: &str) -> Result<Expiry, crate::error::Invalid> {

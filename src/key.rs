@@ -91,6 +91,9 @@ pub struct Key {
     pub superseded: Vec<Timestamp>,
     /// Status at the time of reading.
     pub status: Status,
+    /// True when the current secret is a token another system issued, adopted with
+    /// `keyctl adopt` (or imported as such); a `reset` gives the key a keyctl token.
+    pub adopted: bool,
 }
 
 impl Key {

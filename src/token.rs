@@ -73,6 +73,135 @@ impl std::fmt::Debug for Digest {
     }
 }
 
+impl Digest {
+    /// The digest as `sha256:` and 64 lowercase hex digits: the form `keyctl export` writes
+    /// and `keyctl adopt --digest` reads. A digest is not a secret, but it is what the
+    /// store guards: print it only where the store's contents may go.
+    pub fn to_text(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(DIGEST_TAG.len() + 64);
+        out.push_str(DIGEST_TAG);
+        for b in self.0 {
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+        out
+    }
+}
+
+/// What a digest in text starts with: the only hash keyctl knows.
+pub const DIGEST_TAG: &str = "sha256:";
+
+/// `sha256:` and 64 hex digits, either case.
+impl std::str::FromStr for Digest {
+    type Err = crate::error::Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| {
+            crate::error::Invalid(format!(
+                "invalid digest: {why}; give sha256: and the 64 hex digits of the SHA-256 of the whole token"
+            ))
+        };
+        let hex = s
+            .strip_prefix(DIGEST_TAG)
+            .ok_or_else(|| bad("it does not start with sha256:"))?;
+        if hex.len() != 64 {
+            return Err(bad(&format!("{} hex digits instead of 64", hex.len())));
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        };
+        let mut out = [0u8; 32];
+        for (slot, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(hi), Some(lo)) => *slot = hi << 4 | lo,
+                _ => return Err(bad("it holds a character that is not a hex digit")),
+            }
+        }
+        Ok(Digest(out))
+    }
+}
+
+/// Shortest token `keyctl adopt` takes: shorter ones are too easy to guess.
+pub const ADOPTED_MIN_LEN: usize = 16;
+/// Longest token `keyctl adopt` takes.
+pub const ADOPTED_MAX_LEN: usize = 256;
+
+/// True when `text` could be an adopted token: [`ADOPTED_MIN_LEN`] to [`ADOPTED_MAX_LEN`]
+/// printable ASCII characters (space included), not starting or ending with a space, and
+/// not shaped like a keyctl token ([`contains_token`]): such text is a keyctl token, which
+/// names its key, or a damaged one, which stays `malformed` as it was before anything was
+/// adopted. Any text that is not adoptable and does not parse as a keyctl token is
+/// rejected without looking at the store.
+pub fn adoptable(text: &str) -> bool {
+    let b = text.as_bytes();
+    (ADOPTED_MIN_LEN..=ADOPTED_MAX_LEN).contains(&b.len())
+        && b.iter().all(|c| (0x20..=0x7E).contains(c))
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && !contains_token(text)
+}
+
+/// A token another system issued, to be kept by keyctl as its SHA-256 digest
+/// (`keyctl adopt`): [`adoptable`] text. Like [`Token`], its `Debug` hides the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdoptedToken(String);
+
+impl AdoptedToken {
+    /// The digest the store keeps.
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.0)
+    }
+}
+
+impl std::fmt::Debug for AdoptedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdoptedToken(..)")
+    }
+}
+
+/// Messages say what is wrong with the text, never what the text is.
+impl std::str::FromStr for AdoptedToken {
+    type Err = crate::error::Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: String| crate::error::Invalid(format!("cannot adopt this token: {why}"));
+        let len = s.chars().count();
+        if let Some(at) = s.chars().position(|c| !(' '..='~').contains(&c)) {
+            return Err(bad(format!(
+                "character {} is not printable ASCII (tokens are letters, digits, punctuation and spaces)",
+                at + 1
+            )));
+        }
+        if !(ADOPTED_MIN_LEN..=ADOPTED_MAX_LEN).contains(&len) {
+            return Err(bad(format!(
+                "it has {len} characters, and an adopted token has {ADOPTED_MIN_LEN} to {ADOPTED_MAX_LEN}"
+            )));
+        }
+        if s.starts_with(' ') || s.ends_with(' ') {
+            return Err(bad(
+                "it starts or ends with a space, which every way of presenting it trims".into(),
+            ));
+        }
+        if parse(s).is_some() {
+            return Err(bad(
+                "it is a keyctl token: its key is in a keyctl store already (move it with export and import)"
+                    .into(),
+            ));
+        }
+        if contains_token(s) {
+            return Err(bad(
+                "it is shaped like a keyctl token (letters and digits, an id between two underscores, then more), and keyctl reads such text only as one of its own tokens"
+                    .into(),
+            ));
+        }
+        Ok(AdoptedToken(s.to_owned()))
+    }
+}
+
 /// The public parts of a well-formed token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parsed<'a> {
@@ -356,6 +485,71 @@ mod tests {
         assert!(!valid_prefix("") && !valid_prefix("Kc") && !valid_prefix("k_c"));
         assert!(!valid_prefix(&"z".repeat(17)));
         assert!(valid_id("abcdEFG1") && !valid_id("abc") && !valid_id("abcdefg-"));
+    }
+
+    #[test]
+    fn digests_read_back_from_their_text() {
+        let d = Digest::of("vb_a3Bf9xKmPq2nR7sT4wYzLp8mN5qR1xWe");
+        let text = d.to_text();
+        assert!(text.starts_with("sha256:") && text.len() == 71, "{text}");
+        assert_eq!(text.parse::<Digest>(), Ok(d.clone()));
+        assert_eq!(
+            text.to_uppercase().replace("SHA256:", "sha256:").parse(),
+            Ok(d)
+        );
+        // The SHA-256 of "abc", from FIPS 180-2.
+        let abc = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(Digest::of("abc").to_text(), abc);
+        for bad in [
+            "",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "sha256:",
+            "sha256:ba7816bf",
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0",
+            "sha256:ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "md5:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015aé",
+        ] {
+            assert!(bad.parse::<Digest>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn adopted_tokens_are_printable_ascii_and_never_keyctl_tokens() {
+        for ok in [
+            "vb_a3Bf9xKmPq2nR7sT4wYzLp8mN5qR1xWe",
+            "0123456789ABCDEF0123456789ABCDEF0123456789AB",
+            "abc123xyz789abcd",
+            "with inner spaces !~",
+            &"x".repeat(256),
+        ] {
+            let t: AdoptedToken = ok.parse().unwrap();
+            assert!(adoptable(ok), "{ok}");
+            assert_eq!(t.digest(), Digest::of(ok));
+            assert_eq!(format!("{t:?}"), "AdoptedToken(..)");
+        }
+        let keyctl = new_token();
+        let secret = "abc123xyz789abcdé";
+        for bad in [
+            "short",
+            "abc123xyz789abc",
+            &"x".repeat(257),
+            " leading-space-token",
+            "trailing-space-token ",
+            "tab\tinside-the-token",
+            secret,
+            keyctl.as_str(),
+            &keyctl[..keyctl.len() - 1],
+            &format!("{keyctl}0"),
+            "acme_ABCDEFGH12345678_abcdefghijklmnopqrstuvwxyz",
+        ] {
+            let err = bad.parse::<AdoptedToken>().unwrap_err().to_string();
+            assert!(
+                !err.contains("abc123") && !err.contains(&keyctl[3..20]),
+                "{err}"
+            );
+            assert!(!adoptable(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -57,6 +57,7 @@ fn every_sh_block_of_the_readme_runs_in_order() {
         .command_of("bash")
         .env("PATH", path)
         .env_remove("KEYCTL_DB")
+        .current_dir(env.dir.path())
         .args(["-c", &script])
         .output()
         .expect("run bash")

@@ -1,9 +1,12 @@
 //! The CLI's commands: each parses nothing, calls the library, and prints.
 
+mod adopt;
 mod create;
 mod delete;
 mod disable;
 mod expire;
+mod export;
+mod import;
 mod list;
 mod output;
 mod path;
@@ -11,6 +14,7 @@ mod prompt;
 mod prune;
 pub mod quick;
 mod reset;
+mod secret;
 #[cfg(feature = "serve")]
 mod serve;
 mod show;
@@ -164,6 +168,9 @@ pub fn run(cli: Cli, env: Environment) -> Result<ExitCode> {
         Command::Delete(args) => delete::run(args, &ctx),
         Command::Prune(args) => prune::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
+        Command::Export(args) => export::run(args, &ctx),
+        Command::Import(args) => import::run(args, &ctx),
+        Command::Adopt(args) => adopt::run(args, &ctx),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(args, &ctx),
     }

@@ -1,17 +1,14 @@
 //! `keyctl verify`: is a token, or a request's credential, good? Exit 0 valid, 1 rejected.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufReader;
 use std::process::ExitCode;
 
-use super::{Ctx, output};
+use super::{Ctx, output, secret};
 use crate::cli::VerifyArgs;
 use crate::credential::{Credential, Options, Presented, Source};
 use crate::error::{EXIT_REJECTED, Error, Result};
 use crate::store::Access;
 use crate::verify::{Check, Reason, Verdict, Verifier};
-
-/// Longest first line of stdin read; anything longer is malformed without reading further.
-const MAX_LINE: u64 = 4096;
 
 pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
     let verdict = match gather(&args, ctx)? {
@@ -76,10 +73,14 @@ fn gather(args: &VerifyArgs, ctx: &Ctx) -> Result<std::result::Result<Presented,
     let token = match &args.token {
         Some(t) => Some(Credential::new(t.trim(), Source::Argument)),
         None if as_request => None,
-        None if ctx.stdin_tty => Some(Credential::new(prompt_token()?, Source::Stdin)),
-        None => match read_token()? {
-            Ok(token) => Some(Credential::new(token, Source::Stdin)),
-            Err(reason) => return Ok(Err(reason)),
+        None if ctx.stdin_tty => Some(Credential::new(
+            secret::prompt("Token: ", "the token from the terminal")?,
+            Source::Stdin,
+        )),
+        // A line too long or not UTF-8 cannot be a token: malformed, without reading on.
+        None => match secret::first_line("the token from stdin")? {
+            Some(token) => Some(Credential::new(token, Source::Stdin)),
+            None => return Ok(Err(Reason::Malformed)),
         },
     };
     if let Some(token) = token {
@@ -91,37 +92,6 @@ fn gather(args: &VerifyArgs, ctx: &Ctx) -> Result<std::result::Result<Presented,
         presented.credentials.push(token);
     }
     Ok(Ok(presented))
-}
-
-/// Ask for the token on the terminal without echoing it, as `htpasswd -v` does, so that it
-/// never has to go on a command line.
-fn prompt_token() -> Result<String> {
-    rpassword::prompt_password("Token: ")
-        .map(|t| t.trim().to_owned())
-        .map_err(|source| Error::Input {
-            what: "the token from the terminal",
-            source,
-        })
-}
-
-/// The first line of stdin, trimmed. A line too long or not UTF-8 cannot be a token:
-/// it is rejected as malformed without reading further.
-fn read_token() -> Result<std::result::Result<String, Reason>> {
-    let mut line = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(MAX_LINE + 1)
-        .read_until(b'\n', &mut line)
-        .map_err(|source| Error::Input {
-            what: "the token from stdin",
-            source,
-        })?;
-    if line.len() as u64 > MAX_LINE {
-        return Ok(Err(Reason::Malformed));
-    }
-    Ok(String::from_utf8(line)
-        .map(|s| s.trim().to_owned())
-        .map_err(|_| Reason::Malformed))
 }
 
 fn describe(v: &Verdict) -> String {

@@ -16,7 +16,7 @@ use crate::key::{Key, KeyRef, Status};
 use crate::names::{Description, KeyId, KeyName, TokenPrefix, UserName};
 use crate::paths::PathPrefixes;
 use crate::time::{Clock, Duration, Expiry, Timestamp};
-use crate::token::Token;
+use crate::token::{Digest, Token};
 
 /// How long a command waits for another process's lock before giving up, by default.
 pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -174,6 +174,203 @@ pub struct Updated {
     pub changed: bool,
 }
 
+/// A key with everything verification needs: what `keyctl export` writes and `keyctl
+/// import` reads. It holds digests, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyRecord {
+    /// The key as `list` shows it. An import takes every field but `status` and
+    /// `superseded`, which follow from the times and from `earlier`.
+    pub key: Key,
+    /// Digest of the current secret (an adopted token's when `key.adopted`).
+    pub digest: Digest,
+    /// Earlier secrets still in their grace period after a reset.
+    pub earlier: Vec<EarlierSecret>,
+}
+
+impl KeyRecord {
+    /// A record of `key` with these secrets.
+    pub fn new(key: Key, digest: Digest, earlier: Vec<EarlierSecret>) -> KeyRecord {
+        KeyRecord {
+            key,
+            digest,
+            earlier,
+        }
+    }
+
+    /// The digests of adopted tokens this record makes verify at `now`: such a token is
+    /// found by its digest, so it can belong to one key only.
+    pub(crate) fn adopted_digests(&self, now: Timestamp) -> impl Iterator<Item = &Digest> {
+        let current = self.key.adopted.then_some(&self.digest);
+        let earlier = self
+            .earlier
+            .iter()
+            .filter(move |e| e.adopted && e.until > now)
+            .map(|e| &e.digest);
+        current.into_iter().chain(earlier)
+    }
+
+    /// The user and name a live key holds (revoked keys free their names).
+    fn live_name(&self) -> Option<(&UserName, &KeyName)> {
+        match (&self.key.name, self.key.deleted) {
+            (Some(name), None) => Some((&self.key.user, name)),
+            _ => None,
+        }
+    }
+}
+
+/// A secret replaced by a reset with grace: it keeps verifying until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierSecret {
+    /// Its digest.
+    pub digest: Digest,
+    /// When it stops verifying.
+    pub until: Timestamp,
+    /// Whether it is a token another system issued.
+    pub adopted: bool,
+}
+
+/// Which keys `export` writes.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ExportFilter {
+    /// Only this user's keys (the user must exist).
+    pub user: Option<UserName>,
+    /// Include revoked keys.
+    pub all: bool,
+}
+
+/// What `import` does with a key that clashes with one already in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnConflict {
+    /// Import nothing.
+    #[default]
+    Fail,
+    /// Leave the key out; the store's key stays as it is.
+    Skip,
+    /// A key with the same id is overwritten by the imported one. A clash with a key of
+    /// another id (its name, its adopted token) is not resolved by overwriting a key the
+    /// import does not name: it fails the import.
+    Replace,
+}
+
+impl OnConflict {
+    /// Every policy, in the order documented.
+    pub const ALL: [OnConflict; 3] = [OnConflict::Fail, OnConflict::Skip, OnConflict::Replace];
+
+    /// The word used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnConflict::Fail => "fail",
+            OnConflict::Skip => "skip",
+            OnConflict::Replace => "replace",
+        }
+    }
+}
+
+impl std::str::FromStr for OnConflict {
+    type Err = crate::error::Invalid;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        OnConflict::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                crate::error::Invalid(format!(
+                    "invalid conflict policy {}: use fail, skip or replace",
+                    crate::names::shown(s)
+                ))
+            })
+    }
+}
+
+/// What an imported key clashed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clash {
+    /// Its id.
+    Id,
+    /// Its user and name (both keys live).
+    Name,
+    /// An adopted token, which verifies for one key only.
+    Token,
+}
+
+/// A clash of an imported key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// With this key in the store.
+    Store(Clash, KeyId),
+    /// With the record at this index earlier in the same import.
+    Earlier(Clash, usize),
+}
+
+/// What an import did, or would do, with one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Added.
+    Imported,
+    /// Overwrote the store's key with the same id.
+    Replaced,
+    /// Left out ([`OnConflict::Skip`]).
+    Skipped(Conflict),
+    /// Cannot be imported: nothing is.
+    Refused(Conflict),
+}
+
+/// The outcome of [`Store::import`], one per record, in order.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ImportReport {
+    /// What happened to each record.
+    pub outcomes: Vec<Outcome>,
+    /// True when the import was committed: not a dry run, and nothing refused.
+    pub committed: bool,
+}
+
+impl ImportReport {
+    /// How many records had an outcome like this one (`Skipped` and `Refused` count every
+    /// conflict).
+    pub fn count(&self, like: fn(&Outcome) -> bool) -> usize {
+        self.outcomes.iter().filter(|o| like(o)).count()
+    }
+}
+
+/// Clashes within one import, before any store is read: for each record, the first earlier
+/// record with the same id, the same live user and name, or the same adopted token.
+/// [`Store::import`] refuses such an import whatever the conflict policy; a caller can
+/// check first, without a store.
+pub fn repeats(records: &[KeyRecord], now: Timestamp) -> Vec<Option<Conflict>> {
+    use std::collections::HashMap;
+    let mut ids: HashMap<&KeyId, usize> = HashMap::new();
+    let mut names: HashMap<(&UserName, &KeyName), usize> = HashMap::new();
+    let mut tokens: HashMap<&[u8; 32], usize> = HashMap::new();
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let id = ids
+                .get(&r.key.id)
+                .map(|&at| Conflict::Earlier(Clash::Id, at));
+            let name = r
+                .live_name()
+                .and_then(|n| names.get(&n))
+                .map(|&at| Conflict::Earlier(Clash::Name, at));
+            let token = r
+                .adopted_digests(now)
+                .find_map(|d| tokens.get(&d.0))
+                .map(|&at| Conflict::Earlier(Clash::Token, at));
+            ids.entry(&r.key.id).or_insert(i);
+            if let Some(n) = r.live_name() {
+                names.entry(n).or_insert(i);
+            }
+            for d in r.adopted_digests(now) {
+                tokens.entry(&d.0).or_insert(i);
+            }
+            id.or(name).or(token)
+        })
+        .collect()
+}
+
 /// What it takes to reverse a create or a reset whose token never reached anyone. It holds
 /// digests, so its `Debug` shows none of it.
 pub struct Undo(pub(crate) UndoKind);
@@ -190,7 +387,8 @@ pub(crate) enum UndoKind {
         id: KeyId,
         digest: [u8; 32],
         previous: Vec<u8>,
-        superseded: Vec<(Vec<u8>, i64)>,
+        previous_adopted: bool,
+        superseded: Vec<(Vec<u8>, i64, bool)>,
         updated: i64,
     },
 }
@@ -226,6 +424,17 @@ pub(crate) struct StoredKey {
     /// Digests of earlier tokens after a reset with grace, with the end of each grace
     /// period (some may have passed since they were read).
     pub earlier: Vec<(Vec<u8>, Timestamp)>,
+}
+
+/// What a look-up by an adopted token's digest found, as one read saw it.
+#[derive(Debug)]
+pub(crate) struct AdoptedLookup {
+    /// The key whose current or earlier secret has this digest.
+    pub key: Option<StoredKey>,
+    /// Whether the store holds any adopted secret at all.
+    pub holds_adopted: bool,
+    /// The store's marker as of the same read, when asked for.
+    pub marker: Option<Marker>,
 }
 
 /// A cheap reading of "the store as it is now": equal readings mean nothing was committed
@@ -275,6 +484,30 @@ pub(crate) trait Backend: Send {
     /// What verification needs about key `id`, and, when `marker`, the store's marker as
     /// of the same read.
     fn lookup(&self, id: &str, marker: bool) -> Result<Option<(StoredKey, Option<Marker>)>>;
+    /// The key holding the adopted secret with this digest (current, or earlier and
+    /// possibly past its grace), whether the store holds adopted secrets at all, and, when
+    /// `marker`, the store's marker as of the same read. Indexed: never a scan.
+    fn lookup_adopted(&self, digest: &Digest, marker: bool) -> Result<AdoptedLookup>;
+    /// Create keys whose secrets are tokens another system issued, known by their
+    /// digests; all or none.
+    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], clock: &Clock) -> Result<Vec<Key>>;
+    /// Call `start` with the number of keys the filter keeps and the time of reading, then
+    /// `f` with each of them in creation order, all in one read.
+    fn export(
+        &self,
+        filter: &ExportFilter,
+        clock: &Clock,
+        start: &mut dyn FnMut(u64, Timestamp) -> Result<()>,
+        f: &mut dyn FnMut(KeyRecord) -> Result<()>,
+    ) -> Result<()>;
+    /// Add keys with their ids and secrets, all or none (see [`Store::import`]).
+    fn import(
+        &mut self,
+        records: &[KeyRecord],
+        on_conflict: OnConflict,
+        dry_run: bool,
+        clock: &Clock,
+    ) -> Result<ImportReport>;
     /// The store's marker now, if it can be read cheaply.
     fn marker(&self) -> Option<Marker>;
     /// Read something, to tell whether the store can be read at all.
@@ -350,6 +583,55 @@ impl Store {
     /// else to the most recently revoked one.
     pub fn key(&self, r: &KeyRef) -> Result<Key> {
         self.backend.key(r, &self.clock)
+    }
+
+    /// Take over a token another system issued, known by its SHA-256 `digest` (from
+    /// [`AdoptedToken::digest`](crate::token::AdoptedToken::digest), or given by a system
+    /// that kept only digests): a new key with a fresh id, as `new` says, whose secret is
+    /// that token. It verifies like any key's; a [`Store::reset`] gives the key a keyctl
+    /// token. A token already adopted by a key (live, revoked, or in a grace period) is
+    /// refused: one token verifies for one key.
+    pub fn adopt_key(&mut self, new: &NewKey, digest: &Digest) -> Result<Key> {
+        let mut adopted = self
+            .backend
+            .adopt_keys(&[(new.clone(), digest.clone())], &self.clock)?;
+        adopted
+            .pop()
+            .ok_or_else(|| Error::Store("the adopted key vanished before commit".into()))
+    }
+
+    /// Adopt many tokens in one transaction, as [`Store::create_keys`] creates many keys:
+    /// all or nothing.
+    pub fn adopt_keys(&mut self, keys: &[(NewKey, Digest)]) -> Result<Vec<Key>> {
+        self.backend.adopt_keys(keys, &self.clock)
+    }
+
+    /// Every key the filter keeps, in creation order, with the digests verification needs,
+    /// in one read: `start` first gets their number and the time of reading, then `f` each
+    /// record. An error from either stops the walk and is returned.
+    pub fn export(
+        &self,
+        filter: &ExportFilter,
+        mut start: impl FnMut(u64, Timestamp) -> Result<()>,
+        mut f: impl FnMut(KeyRecord) -> Result<()>,
+    ) -> Result<()> {
+        self.backend.export(filter, &self.clock, &mut start, &mut f)
+    }
+
+    /// Add exported keys with their ids, users, names, settings, times and digests, so
+    /// that every token that verified in the store they came from verifies here with the
+    /// same result. One transaction: when any record is [`Outcome::Refused`] (a clash
+    /// within `records`, or one `on_conflict` does not resolve), nothing is imported and
+    /// the report says why. A `dry_run` reports the same and changes nothing. Users are
+    /// created as needed; secrets whose grace has ended are dropped.
+    pub fn import(
+        &mut self,
+        records: &[KeyRecord],
+        on_conflict: OnConflict,
+        dry_run: bool,
+    ) -> Result<ImportReport> {
+        self.backend
+            .import(records, on_conflict, dry_run, &self.clock)
     }
 
     /// Keys in creation order.
@@ -441,6 +723,10 @@ impl Store {
         marker: bool,
     ) -> Result<Option<(StoredKey, Option<Marker>)>> {
         self.backend.lookup(id, marker)
+    }
+
+    pub(crate) fn lookup_adopted(&self, digest: &Digest, marker: bool) -> Result<AdoptedLookup> {
+        self.backend.lookup_adopted(digest, marker)
     }
 
     pub(crate) fn marker(&self) -> Option<Marker> {

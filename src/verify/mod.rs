@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::key::{Key, Status};
 use crate::names::{KeyId, KeyName, UserName};
 use crate::paths::PathPrefixes;
-use crate::store::{Store, StoredKey};
+use crate::store::{Marker, Store, StoredKey};
 use crate::time::Timestamp;
 use crate::token::{self, Digest};
 
@@ -30,9 +30,11 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 16_384;
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Reason {
-    /// Not shaped like a keyctl token, its checksum is wrong, or the request was unreadable.
+    /// Not shaped like a keyctl token, its checksum is wrong, or the request was unreadable;
+    /// for a store that holds adopted tokens, also not shaped like one of those.
     Malformed,
-    /// No such key, or the secret does not match.
+    /// No such key, or the secret does not match; for a store that holds adopted tokens,
+    /// also a string shaped like one that is none of them.
     Unknown,
     /// The key was deleted.
     Revoked,
@@ -213,6 +215,9 @@ pub struct Check<'a> {
 pub struct Verifier {
     store: Store,
     cache: cache::Cache,
+    /// Whether the store held adopted tokens when its marker read so: while it still
+    /// does, a string that is neither a keyctl token nor adopted costs no look-up.
+    adopted: Option<(Marker, bool)>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -238,6 +243,7 @@ impl Verifier {
         Verifier {
             store,
             cache: cache::Cache::new(capacity),
+            adopted: None,
         }
     }
 
@@ -310,17 +316,49 @@ impl Verifier {
         Ok(Some(key))
     }
 
+    /// The key whose adopted token `token` may be, for a string that is not a keyctl
+    /// token: `Err(Malformed)` without touching the store when it cannot be adopted, or the
+    /// store holds no adopted token (known from an earlier look-up while the store's marker
+    /// is unchanged); else one indexed look-up by digest, `Err(Unknown)` when it finds none.
+    fn adopted_key(&mut self, token: &str) -> Result<std::result::Result<Arc<StoredKey>, Reason>> {
+        if !token::adoptable(token) {
+            return Ok(Err(Reason::Malformed));
+        }
+        if let Some((marker, false)) = self.adopted
+            && self.store.marker() == Some(marker)
+        {
+            return Ok(Err(Reason::Malformed));
+        }
+        let found = self
+            .store
+            .lookup_adopted(&Digest::of(token), self.cache.wants_marker())?;
+        self.adopted = found
+            .marker
+            .filter(Marker::tracks_commits)
+            .map(|m| (m, found.holds_adopted));
+        Ok(match found.key {
+            Some(key) => Ok(Arc::new(key)),
+            None if found.holds_adopted => Err(Reason::Unknown),
+            None => Err(Reason::Malformed),
+        })
+    }
+
     fn check_token(
         &mut self,
         token: &str,
         request_path: Option<&str>,
         current_only: bool,
     ) -> Result<Verdict> {
-        let Some(parsed) = token::parse(token) else {
-            return Ok(Verdict::rejected(Reason::Malformed));
-        };
-        let Some(key) = self.stored_key(parsed.id)? else {
-            return Ok(Verdict::rejected(Reason::Unknown));
+        // A keyctl token names its key: one look-up by id, as if nothing were adopted.
+        let key = match token::parse(token) {
+            Some(parsed) => match self.stored_key(parsed.id)? {
+                Some(key) => key,
+                None => return Ok(Verdict::rejected(Reason::Unknown)),
+            },
+            None => match self.adopted_key(token)? {
+                Ok(key) => key,
+                Err(reason) => return Ok(Verdict::rejected(reason)),
+            },
         };
         // After the lookup, which may have waited for a writer's lock.
         let now = self.store.clock().now();

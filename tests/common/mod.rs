@@ -121,7 +121,7 @@ pub fn id_of(token: &str) -> &str {
 }
 
 /// The fields every key has in JSON (create, list, show, reset, expire, path, delete).
-pub const KEY_FIELDS: [&str; 11] = [
+pub const KEY_FIELDS: [&str; 12] = [
     "id",
     "user",
     "name",
@@ -133,6 +133,7 @@ pub const KEY_FIELDS: [&str; 11] = [
     "expires",
     "deleted",
     "status",
+    "adopted",
 ];
 
 /// Assert the JSON shape of one key: every documented field, timestamps in keyctl's format,
@@ -154,6 +155,7 @@ pub fn assert_key_json(k: &serde_json::Value) {
             secs(&k[f]);
         }
     }
+    assert!(k["adopted"].is_boolean(), "adopted is true or false: {k}");
     let status = k["status"].as_str().expect("status");
     assert!(
         ["active", "expired", "revoked", "disabled"].contains(&status),

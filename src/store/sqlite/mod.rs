@@ -18,19 +18,20 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use self::file::Site;
 use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
-use crate::names::{KeyId, TokenPrefix};
+use crate::names::{KeyId, TokenPrefix, UserName};
 use crate::paths::{PathPrefix, PathPrefixes};
 use crate::store::{
-    Backend, Change, Issued, LAST_USED_INTERVAL, ListFilter, Marker, NewKey, Options, Rotated,
-    StoredKey, Undo, UndoKind, Updated,
+    AdoptedLookup, Backend, Change, Clash, Conflict, EarlierSecret, ExportFilter, ImportReport,
+    Issued, KeyRecord, LAST_USED_INTERVAL, ListFilter, Marker, NewKey, OnConflict, Options,
+    Outcome, Rotated, StoredKey, Undo, UndoKind, Updated,
 };
 use crate::time::{Clock, Duration, MAX_TIMESTAMP, Timestamp};
-use crate::token;
+use crate::token::{self, Digest, Token};
 
 const KEY_COLUMNS: &str = "k.id, u.name, k.name, k.description, k.prefix, k.paths,
                            k.created, k.updated, k.expires, k.deleted, k.disabled, k.last_used,
                            (SELECT group_concat(until) FROM superseded s WHERE s.key_seq = k.seq),
-                           k.seq";
+                           k.seq, k.adopted";
 
 /// Condition for keys that `prune` removes, with the cutoff as `?1`.
 const PRUNABLE: &str = "((k.deleted IS NOT NULL AND k.deleted < ?1)
@@ -94,7 +95,13 @@ impl Backend for Sqlite {
     fn create_keys(&mut self, keys: &[NewKey], clock: &Clock) -> Result<Vec<Issued>> {
         self.write(clock, |tx, site, now| {
             keys.iter()
-                .map(|new| insert_key(tx, site, new, now))
+                .map(|new| {
+                    let (key, token, undo) = insert_key(tx, site, new, now, None)?;
+                    let token = token.ok_or_else(|| {
+                        Error::Store(format!("key {} was made without a token", key.id))
+                    })?;
+                    Ok(Issued { key, token, undo })
+                })
                 .collect()
         })
     }
@@ -158,27 +165,28 @@ impl Backend for Sqlite {
                 .and_then(|g| now.plus(g.secs()))
                 .map(|u| key.expires.map_or(u, |x| u.min(x)))
                 .filter(|u| *u > now);
-            let (previous, updated): (Vec<u8>, i64) = tx
+            let (previous, updated, previous_adopted): (Vec<u8>, i64, bool) = tx
                 .query_row(
-                    "SELECT digest, updated FROM keys WHERE seq = ?1",
+                    "SELECT digest, updated, adopted FROM keys WHERE seq = ?1",
                     [seq],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .map_err(e)?;
-            let superseded = superseded_of(tx, seq).map_err(e)?;
+            let superseded = superseded_rows(tx, seq).map_err(e)?;
             // Only the secret being replaced gets a grace period: one old token at most.
             tx.execute("DELETE FROM superseded WHERE key_seq = ?1", [seq])
                 .map_err(e)?;
+            // An adopted token replaced with grace stays adopted: found by its digest.
             if let Some(until) = until {
                 tx.execute(
-                    "INSERT INTO superseded(key_seq, digest, until) VALUES (?1, ?2, ?3)",
-                    params![seq, previous, until.0],
+                    "INSERT INTO superseded(key_seq, digest, until, adopted) VALUES (?1, ?2, ?3, ?4)",
+                    params![seq, previous, until.0, previous_adopted],
                 )
                 .map_err(e)?;
             }
             let digest = token.digest().0;
             tx.execute(
-                "UPDATE keys SET digest = ?2, updated = ?3 WHERE seq = ?1",
+                "UPDATE keys SET digest = ?2, updated = ?3, adopted = 0 WHERE seq = ?1",
                 params![seq, digest.as_slice(), now.0],
             )
             .map_err(e)?;
@@ -186,6 +194,7 @@ impl Backend for Sqlite {
                 id: key.id.clone(),
                 digest,
                 previous,
+                previous_adopted,
                 superseded,
                 updated,
             });
@@ -333,6 +342,7 @@ impl Backend for Sqlite {
                     id,
                     digest,
                     previous,
+                    previous_adopted,
                     superseded,
                     updated,
                 } => {
@@ -346,16 +356,17 @@ impl Backend for Sqlite {
                         .map_err(e)?
                         .ok_or_else(|| changed_since(id))?;
                     tx.execute(
-                        "UPDATE keys SET digest = ?2, updated = ?3 WHERE seq = ?1",
-                        params![seq, previous, updated],
+                        "UPDATE keys SET digest = ?2, updated = ?3, adopted = ?4 WHERE seq = ?1",
+                        params![seq, previous, updated, previous_adopted],
                     )
                     .map_err(e)?;
                     tx.execute("DELETE FROM superseded WHERE key_seq = ?1", [seq])
                         .map_err(e)?;
-                    for (digest, until) in superseded {
+                    for (digest, until, adopted) in superseded {
                         tx.execute(
-                            "INSERT INTO superseded(key_seq, digest, until) VALUES (?1, ?2, ?3)",
-                            params![seq, digest, until],
+                            "INSERT INTO superseded(key_seq, digest, until, adopted)
+                             VALUES (?1, ?2, ?3, ?4)",
+                            params![seq, digest, until, adopted],
                         )
                         .map_err(e)?;
                     }
@@ -366,58 +377,255 @@ impl Backend for Sqlite {
     }
 
     fn lookup(&self, id: &str, marker: bool) -> Result<Option<(StoredKey, Option<Marker>)>> {
+        stored_key(&self.conn, &self.site, id, marker)
+    }
+
+    fn lookup_adopted(&self, digest: &Digest, marker: bool) -> Result<AdoptedLookup> {
         let site = &self.site;
         let e = |e| site.err(e);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT k.id, u.name, k.name, k.paths, k.expires, k.deleted, k.disabled,
-                        k.last_used, k.digest,
-                        EXISTS (SELECT 1 FROM superseded s WHERE s.key_seq = k.seq), k.seq
-                 FROM keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?1",
-            )
+        let tx = self.conn.unchecked_transaction().map_err(e)?;
+        let digest = digest.0.as_slice();
+        let mut id: Option<String> = tx
+            .prepare_cached("SELECT id FROM keys WHERE digest = ?1 AND adopted = 1")
+            .and_then(|mut s| s.query_row([digest], |r| r.get(0)).optional())
             .map_err(e)?;
-        let mut rows = stmt.query([id]).map_err(e)?;
-        let Some(row) = rows.next().map_err(e)? else {
-            return Ok(None);
-        };
-        // While `rows` is open, the statement holds its read transaction: the earlier
-        // secrets and the header below are from the same state of the store as the row.
-        let seq: i64 = row.get(10).map_err(e)?;
-        let earlier = if row.get(9).map_err(e)? {
-            superseded_of(&self.conn, seq)
-                .map_err(e)?
-                .into_iter()
-                .map(|(digest, until)| Ok((digest, checked_time(site, id, "grace end", until)?)))
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            Vec::new()
-        };
-        let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
-            column::<Option<i64>>(site, row, i, what, id)?
-                .map(|t| checked_time(site, id, what, t))
-                .transpose()
-        };
-        let key = StoredKey {
-            id: parsed(site, row, 0, "key id", id)?,
-            user: parsed(site, row, 1, "user", id)?,
-            name: parsed_opt(site, row, 2, "name", id)?,
-            paths: paths(site, row, 3, id)?,
-            expires: time(4, "expiry")?,
-            deleted: time(5, "revocation time")?,
-            disabled: time(6, "disabling time")?,
-            last_used: time(7, "last use")?,
-            digest: column(site, row, 8, "secret digest", id)?,
-            earlier,
+        if id.is_none() {
+            // Past its grace or not, the key says: verification compares the times.
+            id = tx
+                .prepare_cached(
+                    "SELECT k.id FROM superseded s JOIN keys k ON k.seq = s.key_seq
+                     WHERE s.digest = ?1 AND s.adopted = 1 ORDER BY s.until DESC LIMIT 1",
+                )
+                .and_then(|mut s| s.query_row([digest], |r| r.get(0)).optional())
+                .map_err(e)?;
+        }
+        let holds_adopted = id.is_some() || holds_adopted(&tx).map_err(e)?;
+        let key = match &id {
+            Some(id) => stored_key(&tx, site, id, false)?.map(|(key, _)| key),
+            None => None,
         };
         let marker = if marker {
-            header::read(&self.conn).ok().map(Marker::Header)
+            header::read(&tx).ok().map(Marker::Header)
         } else {
             None
         };
-        Ok(Some((key, marker)))
+        tx.finish().map_err(e)?;
+        Ok(AdoptedLookup {
+            key,
+            holds_adopted,
+            marker,
+        })
     }
 
+    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], clock: &Clock) -> Result<Vec<Key>> {
+        self.write(clock, |tx, site, now| {
+            let e = |e| site.err(e);
+            let mut adopted = Vec::with_capacity(keys.len());
+            for (new, digest) in keys {
+                // A grace that has ended no longer ties the token to its old key.
+                tx.prepare_cached(
+                    "DELETE FROM superseded WHERE digest = ?1 AND adopted = 1 AND until <= ?2",
+                )
+                .and_then(|mut s| s.execute(params![digest.0.as_slice(), now.0]))
+                .map_err(e)?;
+                if let Some(holder) = adopted_by(tx, site, &digest.0, None, now)? {
+                    let key = find(tx, site, &KeyRef::Id(holder), now)?
+                        .map(|(_, k)| k.label())
+                        .unwrap_or_default();
+                    return Err(Error::Invalid(format!(
+                        "this token is already adopted, by key {key}: a token belongs to one key (delete that key with --purge first to adopt it again)"
+                    )));
+                }
+                adopted.push(insert_key(tx, site, new, now, Some(digest))?.0);
+            }
+            Ok(adopted)
+        })
+    }
+
+    fn export(
+        &self,
+        filter: &ExportFilter,
+        clock: &Clock,
+        start: &mut dyn FnMut(u64, Timestamp) -> Result<()>,
+        f: &mut dyn FnMut(KeyRecord) -> Result<()>,
+    ) -> Result<()> {
+        let site = &self.site;
+        let e = |e| site.err(e);
+        self.read(clock, |conn, now| {
+            let user = filter.user.as_ref().map(|u| u.as_str());
+            if let Some(user) = user {
+                let known: Option<i64> = conn
+                    .query_row("SELECT id FROM users WHERE name = ?1", [user], |r| r.get(0))
+                    .optional()
+                    .map_err(e)?;
+                if known.is_none() {
+                    return Err(Error::NotFound(format!(
+                        "no user {}",
+                        crate::names::shown(user)
+                    )));
+                }
+            }
+            let from = "FROM keys k JOIN users u ON u.id = k.user_id
+                        WHERE (?1 IS NULL OR u.name = ?1) AND (?2 OR k.deleted IS NULL)";
+            let count: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) {from}"),
+                    params![user, filter.all],
+                    |r| r.get(0),
+                )
+                .map_err(e)?;
+            start(count.max(0).unsigned_abs(), now)?;
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {KEY_COLUMNS}, k.digest {from} ORDER BY k.seq"
+                ))
+                .map_err(e)?;
+            let mut rows = stmt.query(params![user, filter.all]).map_err(e)?;
+            while let Some(row) = rows.next().map_err(e)? {
+                let (seq, key) = key_from_row(site, row, now)?;
+                let digest = stored_digest(
+                    site,
+                    column(site, row, 15, "secret digest", &key.id)?,
+                    &key.id,
+                )?;
+                let mut earlier = Vec::new();
+                for (d, until, adopted) in superseded_rows(conn, seq).map_err(e)? {
+                    let until = checked_time(site, &key.id, "grace end", until)?;
+                    if until > now {
+                        earlier.push(EarlierSecret {
+                            digest: stored_digest(site, d, &key.id)?,
+                            until,
+                            adopted,
+                        });
+                    }
+                }
+                f(KeyRecord {
+                    key,
+                    digest,
+                    earlier,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn import(
+        &mut self,
+        records: &[KeyRecord],
+        on_conflict: OnConflict,
+        dry_run: bool,
+        clock: &Clock,
+    ) -> Result<ImportReport> {
+        let site = &self.site;
+        let e = |e| site.err(e);
+        // A dry run only reads; a real one holds the write lock from its first read on, so
+        // that what it checked is what it changes.
+        let behavior = if dry_run {
+            TransactionBehavior::Deferred
+        } else {
+            TransactionBehavior::Immediate
+        };
+        let tx = self.conn.transaction_with_behavior(behavior).map_err(e)?;
+        tx.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+            .map_err(e)?;
+        let now = clock.now();
+        let repeats = super::repeats(records, now);
+        let mut existing = Vec::with_capacity(records.len());
+        {
+            let mut by_id = tx
+                .prepare_cached("SELECT seq FROM keys WHERE id = ?1")
+                .map_err(e)?;
+            for r in records {
+                let seq: Option<i64> = by_id
+                    .query_row([r.key.id.as_str()], |r| r.get(0))
+                    .optional()
+                    .map_err(e)?;
+                existing.push(seq);
+            }
+        }
+        // Keys the import overwrites no longer hold their names or tokens.
+        let replaced: std::collections::HashSet<&KeyId> = if on_conflict == OnConflict::Replace {
+            records
+                .iter()
+                .zip(&existing)
+                .filter(|(_, seq)| seq.is_some())
+                .map(|(r, _)| &r.key.id)
+                .collect()
+        } else {
+            Default::default()
+        };
+        let mut outcomes = Vec::with_capacity(records.len());
+        for ((r, seq), repeat) in records.iter().zip(&existing).zip(repeats) {
+            if let Some(c) = repeat {
+                outcomes.push(Outcome::Refused(c));
+                continue;
+            }
+            let other = |holder: KeyId| (!replaced.contains(&holder)).then_some(holder);
+            let by_name = match (&r.key.name, r.key.deleted) {
+                (Some(name), None) => tx
+                    .prepare_cached(
+                        "SELECT k.id FROM keys k JOIN users u ON u.id = k.user_id
+                         WHERE u.name = ?1 AND k.name = ?2 AND k.deleted IS NULL AND k.id != ?3",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(
+                            params![r.key.user.as_str(), name.as_str(), r.key.id.as_str()],
+                            |row| row.get::<_, String>(0),
+                        )
+                        .optional()
+                    })
+                    .map_err(e)?
+                    .map(|id| parsed_id(site, id))
+                    .transpose()?
+                    .and_then(other)
+                    .map(|id| Conflict::Store(Clash::Name, id)),
+                _ => None,
+            };
+            let mut by_token = None;
+            for d in r.adopted_digests(now) {
+                if let Some(id) = adopted_by(&tx, site, &d.0, Some(&r.key.id), now)?.and_then(other)
+                {
+                    by_token = Some(Conflict::Store(Clash::Token, id));
+                    break;
+                }
+            }
+            let by_id = seq.map(|_| Conflict::Store(Clash::Id, r.key.id.clone()));
+            outcomes.push(match (on_conflict, by_id, by_name.or(by_token)) {
+                (OnConflict::Skip, Some(c), _) | (OnConflict::Skip, None, Some(c)) => {
+                    Outcome::Skipped(c)
+                }
+                (OnConflict::Fail, Some(c), _) | (_, _, Some(c)) => Outcome::Refused(c),
+                (OnConflict::Replace, Some(_), None) => Outcome::Replaced,
+                (_, None, None) => Outcome::Imported,
+            });
+        }
+        let refused = outcomes.iter().any(|o| matches!(o, Outcome::Refused(_)));
+        if refused || dry_run {
+            // Nothing was written: ending the transaction leaves the file as it was.
+            tx.rollback().map_err(e)?;
+            return Ok(ImportReport {
+                outcomes,
+                committed: false,
+            });
+        }
+        for (seq, outcome) in existing.iter().zip(&outcomes) {
+            if let (Some(seq), Outcome::Replaced) = (seq, outcome) {
+                delete_key(&tx, *seq).map_err(e)?;
+            }
+        }
+        for ((r, seq), outcome) in records.iter().zip(&existing).zip(&outcomes) {
+            match outcome {
+                Outcome::Imported => insert_record(&tx, site, r, None, now)?,
+                Outcome::Replaced => insert_record(&tx, site, r, *seq, now)?,
+                _ => {}
+            }
+        }
+        tx.commit().map_err(e)?;
+        Ok(ImportReport {
+            outcomes,
+            committed: true,
+        })
+    }
     fn ping(&self, clock: &Clock) -> Result<()> {
         self.read(clock, |conn, _| {
             conn.query_row("SELECT count(*) FROM keys", [], |_| Ok(()))
@@ -440,6 +648,63 @@ impl Backend for Sqlite {
         );
         let _ = self.conn.busy_timeout(self.site.lock_timeout);
     }
+}
+
+/// What verification needs about key `id`, read on `conn`, and its marker when asked.
+fn stored_key(
+    conn: &Connection,
+    site: &Site,
+    id: &str,
+    marker: bool,
+) -> Result<Option<(StoredKey, Option<Marker>)>> {
+    let e = |e| site.err(e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT k.id, u.name, k.name, k.paths, k.expires, k.deleted, k.disabled,
+                    k.last_used, k.digest,
+                    EXISTS (SELECT 1 FROM superseded s WHERE s.key_seq = k.seq), k.seq
+             FROM keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?1",
+        )
+        .map_err(e)?;
+    let mut rows = stmt.query([id]).map_err(e)?;
+    let Some(row) = rows.next().map_err(e)? else {
+        return Ok(None);
+    };
+    // While `rows` is open, the statement holds its read transaction: the earlier
+    // secrets and the header below are from the same state of the store as the row.
+    let seq: i64 = row.get(10).map_err(e)?;
+    let earlier = if row.get(9).map_err(e)? {
+        superseded_of(conn, seq)
+            .map_err(e)?
+            .into_iter()
+            .map(|(digest, until)| Ok((digest, checked_time(site, id, "grace end", until)?)))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
+    let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
+        column::<Option<i64>>(site, row, i, what, id)?
+            .map(|t| checked_time(site, id, what, t))
+            .transpose()
+    };
+    let key = StoredKey {
+        id: parsed(site, row, 0, "key id", id)?,
+        user: parsed(site, row, 1, "user", id)?,
+        name: parsed_opt(site, row, 2, "name", id)?,
+        paths: paths(site, row, 3, id)?,
+        expires: time(4, "expiry")?,
+        deleted: time(5, "revocation time")?,
+        disabled: time(6, "disabling time")?,
+        last_used: time(7, "last use")?,
+        digest: column(site, row, 8, "secret digest", id)?,
+        earlier,
+    };
+    let marker = if marker {
+        header::read(conn).ok().map(Marker::Header)
+    } else {
+        None
+    };
+    Ok(Some((key, marker)))
 }
 
 fn cutoff(now: Timestamp, older_than: Duration) -> i64 {
@@ -503,6 +768,68 @@ fn reread(tx: &Transaction, site: &Site, id: &KeyId, now: Timestamp) -> Result<K
         .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
 }
 
+/// Whether the store holds any adopted secret: one step into a partial index each.
+fn holds_adopted(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM keys WHERE adopted = 1)
+             OR EXISTS (SELECT 1 FROM superseded WHERE adopted = 1)",
+    )?
+    .query_row([], |r| r.get(0))
+}
+
+/// The key (other than `except`) that holds the adopted token with this digest: as its
+/// current secret, or as an earlier one still in its grace at `now`.
+fn adopted_by(
+    conn: &Connection,
+    site: &Site,
+    digest: &[u8; 32],
+    except: Option<&KeyId>,
+    now: Timestamp,
+) -> Result<Option<KeyId>> {
+    let except = except.map(|id| id.as_str());
+    let id: Option<String> = conn
+        .prepare_cached(
+            "SELECT id FROM keys WHERE digest = ?1 AND adopted = 1 AND id IS NOT ?2
+             UNION ALL
+             SELECT k.id FROM superseded s JOIN keys k ON k.seq = s.key_seq
+             WHERE s.digest = ?1 AND s.adopted = 1 AND s.until > ?3 AND k.id IS NOT ?2
+             LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![digest.as_slice(), except, now.0], |r| r.get(0))
+                .optional()
+        })
+        .map_err(|e| site.err(e))?;
+    id.map(|id| parsed_id(site, id)).transpose()
+}
+
+/// A key id read from the store, or the store is damaged.
+fn parsed_id(site: &Site, id: String) -> Result<KeyId> {
+    KeyId::try_from(id.clone())
+        .map_err(|why| site.damaged(&format!("key id {}", crate::names::shown(&id)), &why))
+}
+
+/// A digest as the store keeps it (32 bytes), or the store is damaged.
+fn stored_digest(site: &Site, bytes: Vec<u8>, key: &str) -> Result<Digest> {
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(Digest)
+        .map_err(|_| {
+            site.damaged(
+                &format!("the secret digest of key {}", crate::names::shown(key)),
+                &format!("{} bytes instead of 32", bytes.len()),
+            )
+        })
+}
+
+/// Earlier secrets of a key with their grace ends and whether each is adopted.
+fn superseded_rows(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<(Vec<u8>, i64, bool)>> {
+    conn.prepare_cached(
+        "SELECT digest, until, adopted FROM superseded WHERE key_seq = ?1 ORDER BY rowid",
+    )?
+    .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .collect()
+}
+
 fn superseded_of(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<(Vec<u8>, i64)>> {
     conn.prepare_cached("SELECT digest, until FROM superseded WHERE key_seq = ?1 ORDER BY rowid")?
         .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -516,10 +843,101 @@ fn delete_key(tx: &Transaction, seq: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The user's id, creating the user if new; true when it was created.
+fn user_id(tx: &Transaction, site: &Site, user: &UserName, now: Timestamp) -> Result<(i64, bool)> {
+    let e = |e| site.err(e);
+    let created = tx
+        .prepare_cached(
+            "INSERT INTO users(name, created) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![user.as_str(), now.0]))
+        .map_err(e)?
+        == 1;
+    let uid: i64 = tx
+        .prepare_cached("SELECT id FROM users WHERE name = ?1")
+        .and_then(|mut s| s.query_row([user.as_str()], |r| r.get(0)))
+        .map_err(e)?;
+    Ok((uid, created))
+}
+
+/// Insert an imported key as it was, at row `seq` (the key it replaces) or at the end.
+/// Earlier secrets whose grace has ended are left out.
+fn insert_record(
+    tx: &Transaction,
+    site: &Site,
+    r: &KeyRecord,
+    seq: Option<i64>,
+    now: Timestamp,
+) -> Result<()> {
+    let e = |e| site.err(e);
+    let k = &r.key;
+    let (uid, _) = user_id(tx, site, &k.user, now)?;
+    // As for adopt: a grace that has ended no longer ties a token to its old key.
+    for digest in r.adopted_digests(now) {
+        tx.prepare_cached(
+            "DELETE FROM superseded WHERE digest = ?1 AND adopted = 1 AND until <= ?2",
+        )
+        .and_then(|mut s| s.execute(params![digest.0.as_slice(), now.0]))
+        .map_err(e)?;
+    }
+    let time = |t: Option<Timestamp>| t.map(|t| t.0);
+    tx.prepare_cached(
+        "INSERT INTO keys(seq, id, user_id, name, description, prefix, digest, paths, created,
+                          updated, expires, deleted, disabled, last_used, adopted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            seq,
+            k.id.as_str(),
+            uid,
+            k.name.as_ref().map(|n| n.as_str()),
+            k.description.as_ref().map(|d| d.as_str()),
+            k.prefix.as_str(),
+            r.digest.0.as_slice(),
+            join_paths(&k.paths),
+            k.created.0,
+            k.updated.0,
+            time(k.expires),
+            time(k.deleted),
+            time(k.disabled),
+            time(k.last_used),
+            k.adopted,
+        ])
+    })
+    .map_err(e)?;
+    let seq: i64 = tx
+        .prepare_cached("SELECT seq FROM keys WHERE id = ?1")
+        .and_then(|mut s| s.query_row([k.id.as_str()], |r| r.get(0)))
+        .map_err(e)?;
+    for earlier in r.earlier.iter().filter(|x| x.until > now) {
+        tx.prepare_cached(
+            "INSERT INTO superseded(key_seq, digest, until, adopted) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                seq,
+                earlier.digest.0.as_slice(),
+                earlier.until.0,
+                earlier.adopted
+            ])
+        })
+        .map_err(e)?;
+    }
+    Ok(())
+}
+
 /// Insert one key inside a write transaction: the user (created if new), the live-name
-/// check, and the key with a fresh id and secret. Statements are cached, so a bulk insert
-/// parses each of them once.
-fn insert_key(tx: &Transaction, site: &Site, new: &NewKey, now: Timestamp) -> Result<Issued> {
+/// check, and the key with a fresh id and a new secret, or the `adopted` token's digest.
+/// Returns the key, its token when keyctl made one, and how to undo the insert.
+/// Statements are cached, so a bulk insert parses each of them once.
+fn insert_key(
+    tx: &Transaction,
+    site: &Site,
+    new: &NewKey,
+    now: Timestamp,
+    adopted: Option<&Digest>,
+) -> Result<(Key, Option<Token>, Undo)> {
     let e = |e| site.err(e);
     let expires = new.expires.at(now)?;
     if let Some(t) = expires.filter(|t| *t <= now) {
@@ -528,17 +946,7 @@ fn insert_key(tx: &Transaction, site: &Site, new: &NewKey, now: Timestamp) -> Re
         ))
         .into());
     }
-    let user_created = tx
-        .prepare_cached(
-            "INSERT INTO users(name, created) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-        )
-        .and_then(|mut s| s.execute(params![new.user.as_str(), now.0]))
-        .map_err(e)?
-        == 1;
-    let uid: i64 = tx
-        .prepare_cached("SELECT id FROM users WHERE name = ?1")
-        .and_then(|mut s| s.query_row([new.user.as_str()], |r| r.get(0)))
-        .map_err(e)?;
+    let (uid, user_created) = user_id(tx, site, &new.user, now)?;
     if let Some(name) = &new.name {
         let existing: Option<String> = tx
             .prepare_cached(
@@ -561,15 +969,21 @@ fn insert_key(tx: &Transaction, site: &Site, new: &NewKey, now: Timestamp) -> Re
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO keys(id, user_id, name, description, prefix, digest, paths,
-                              created, updated, expires)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
+                              created, updated, expires, adopted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
              ON CONFLICT(id) DO NOTHING",
         )
         .map_err(e)?;
     loop {
         let id = KeyId::random()?;
-        let token = token::generate(&new.prefix, &id)?;
-        let digest = token.digest().0;
+        let (token, digest) = match adopted {
+            Some(digest) => (None, digest.0),
+            None => {
+                let token = token::generate(&new.prefix, &id)?;
+                let digest = token.digest().0;
+                (Some(token), digest)
+            }
+        };
         let inserted = insert
             .execute(params![
                 id.as_str(),
@@ -580,21 +994,19 @@ fn insert_key(tx: &Transaction, site: &Site, new: &NewKey, now: Timestamp) -> Re
                 digest.as_slice(),
                 paths,
                 now.0,
-                expires.map(|t| t.0)
+                expires.map(|t| t.0),
+                adopted.is_some()
             ])
             .map_err(e)?;
         // A clash of two random 95-bit ids is practically impossible; retry if it happens.
         if inserted == 1 {
             let key = reread(tx, site, &id, now)?;
-            return Ok(Issued {
-                key,
-                token,
-                undo: Undo(UndoKind::Create {
-                    id,
-                    digest,
-                    user_created,
-                }),
+            let undo = Undo(UndoKind::Create {
+                id,
+                digest,
+                user_created,
             });
+            return Ok((key, token, undo));
         }
     }
 }
@@ -728,6 +1140,7 @@ fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
             last_used: time(11, "last use")?,
             superseded,
             status: Key::status_at(expires, deleted, disabled, now),
+            adopted: column(site, row, 14, "adopted mark", key)?,
             id,
         },
     ))

@@ -43,6 +43,13 @@ pub const MIGRATIONS: &[&str] = &[
         until   INTEGER NOT NULL
      );
      CREATE INDEX superseded_key ON superseded(key_seq);",
+    // 3: adopted secrets: digests of tokens another system issued (`keyctl adopt`). Such a
+    // token carries no keyctl id, so it is found by its digest; only adopted digests are
+    // indexed, so stores without them pay nothing, and one token belongs to one key.
+    "ALTER TABLE keys ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE superseded ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;
+     CREATE UNIQUE INDEX keys_adopted_digest ON keys(digest) WHERE adopted = 1;
+     CREATE INDEX superseded_adopted_digest ON superseded(digest) WHERE adopted = 1;",
 ];
 
 /// The schema version this build writes.
@@ -179,6 +186,84 @@ mod tests {
             .query_row("SELECT count(*) FROM superseded", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 0, "purging a key removes its superseded secrets");
+    }
+
+    #[test]
+    fn v3_marks_every_existing_secret_as_keyctl_and_indexes_adopted_digests() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for step in &MIGRATIONS[..2] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users(id, name, created) VALUES (1, 'svc', 0);
+             INSERT INTO keys(id, user_id, prefix, digest, created, updated)
+             VALUES ('aaaaaaaa', 1, 'kc', x'00', 0, 0);
+             INSERT INTO superseded(key_seq, digest, until) VALUES (1, x'01', 9);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), State::Store(latest()));
+        let marks: (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT adopted FROM keys), (SELECT adopted FROM superseded)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(marks, (0, 0));
+        // One adopted token belongs to one key.
+        let adopt = "INSERT INTO keys(id, user_id, prefix, digest, created, updated, adopted)
+                     VALUES (?1, 1, 'kc', x'02', 0, 0, 1)";
+        conn.execute(adopt, ["bbbbbbbb"]).unwrap();
+        assert!(conn.execute(adopt, ["cccccccc"]).is_err());
+    }
+
+    /// The plan SQLite chooses for `sql`, one line per step.
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        rows.join("\n")
+    }
+
+    #[test]
+    fn adopted_digests_are_found_through_partial_indexes_never_a_scan_of_the_keys() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        // The statements of `store/sqlite/mod.rs` that a foreign string may run.
+        let by_digest = plan(
+            &conn,
+            "SELECT id FROM keys WHERE digest = x'00' AND adopted = 1",
+        );
+        assert!(
+            by_digest.contains("USING COVERING INDEX keys_adopted_digest (digest=?)")
+                || by_digest.contains("USING INDEX keys_adopted_digest (digest=?)"),
+            "{by_digest}"
+        );
+        let earlier = plan(
+            &conn,
+            "SELECT k.id FROM superseded s JOIN keys k ON k.seq = s.key_seq
+             WHERE s.digest = x'00' AND s.adopted = 1 ORDER BY s.until DESC LIMIT 1",
+        );
+        assert!(
+            earlier.contains("superseded_adopted_digest (digest=?)"),
+            "{earlier}"
+        );
+        let holds = plan(
+            &conn,
+            "SELECT EXISTS (SELECT 1 FROM keys WHERE adopted = 1)
+                 OR EXISTS (SELECT 1 FROM superseded WHERE adopted = 1)",
+        );
+        assert!(
+            holds.contains("keys USING COVERING INDEX keys_adopted_digest")
+                && holds.contains("superseded USING COVERING INDEX superseded_adopted_digest"),
+            "{holds}"
+        );
     }
 
     #[test]
