@@ -3,8 +3,8 @@
 //! It trusts the forwarding headers (`X-Original-URI`, `X-Forwarded-Uri`,
 //! `X-Forwarded-Proto`) of whoever calls it, so it must be reachable only by the proxy:
 //! loopback or a socket. Every request is answered by the same [`Verifier`] the CLI uses,
-//! one per worker thread, and every outcome maps to one status in one place ([`auth`],
-//! [`api`]); a store that cannot be read is a 503, never a 2xx.
+//! one per worker thread, and every outcome maps to one status in one place (`serve/auth.rs`,
+//! `serve/api.rs`); a store that cannot be read is a 503, never a 2xx.
 
 mod api;
 mod auth;

@@ -1,6 +1,6 @@
 //! The key store: the operations commands and the verifier need, behind one interface.
 //!
-//! [`Store`] is what callers hold. It forwards each operation to a [`Backend`]: the SQLite
+//! [`Store`] is what callers hold. It forwards each operation to a `Backend`: the SQLite
 //! file in [`sqlite`] today; a shared database would be a second module beside it
 //! (`store/postgres/`) implementing the same trait. All SQL lives under this module.
 //!

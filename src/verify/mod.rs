@@ -3,7 +3,7 @@
 //! A [`Verifier`] owns a [`Store`] and answers every door the same way: `keyctl verify`,
 //! the HTTP server and the library all call [`Verifier::verify`] or
 //! [`Verifier::verify_request`] and get one [`Verdict`]. It remembers the keys it has
-//! verified while the store is unchanged ([`cache`] says why that is safe), so a
+//! verified while the store is unchanged (`verify/cache.rs` says why that is safe), so a
 //! long-running caller does not open a read transaction for every request.
 
 mod cache;
