@@ -21,6 +21,8 @@ use crate::time::Timestamp;
 pub enum Action {
     /// A key was created.
     Create,
+    /// A token another system issued was adopted as a key.
+    Adopt,
     /// A key got a new secret.
     Reset,
     /// A key's expiry was set or cleared.
@@ -53,8 +55,9 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order documented.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::Create,
+        Action::Adopt,
         Action::Reset,
         Action::Expire,
         Action::Path,
@@ -75,6 +78,7 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Create => "create",
+            Action::Adopt => "adopt",
             Action::Reset => "reset",
             Action::Expire => "expire",
             Action::Path => "path",

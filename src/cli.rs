@@ -51,6 +51,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Who the audit log names for this command's changes [env: KEYCTL_ACTOR] [default: your
+    /// user name]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub actor: Option<crate::users::Actor>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -73,8 +78,182 @@ pub enum Command {
     Export(ExportArgs),
     Import(ImportArgs),
     Adopt(AdoptArgs),
+    #[command(subcommand)]
+    User(UserCommand),
+    Log(LogArgs),
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
+}
+
+/// Manage users: list them, add one, set a password, remove one with all their keys
+///
+/// Users are also made by `create`. A password lets a user get keys over HTTP (`keyctl serve
+/// --self-service`); it is kept only as an argon2id hash. A service user never has one.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    List(UserListArgs),
+    Add(UserAddArgs),
+    Passwd(UserPasswdArgs),
+    Remove(UserRemoveArgs),
+}
+
+/// List users, with their keys counted by status and whether a password is set
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl user list
+  keyctl user list --json
+
+Exit codes: 0 ok, 4 store unusable.")]
+pub struct UserListArgs {}
+
+/// Add a user (create also adds one); --service for a user that never logs in
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl user add alice
+  keyctl user add deploy-bot --service
+
+A removed user is brought back by adding it again.
+
+Exit codes: 0 ok, 2 invalid name or the user exists, 4 store unusable.")]
+pub struct UserAddArgs {
+    /// The user: 1-64 of A-Z a-z 0-9 . _ @ -
+    #[arg(value_name = "USER")]
+    pub user: UserName,
+
+    /// A service user: it can never have a password, so it never logs in over HTTP
+    #[arg(long)]
+    pub service: bool,
+}
+
+/// Set or clear a user's password (kept only as an argon2id hash)
+///
+/// On a terminal it asks twice without echo; otherwise --password-stdin reads one line. A
+/// password has at least 12 characters. Changing it does not revoke the user's keys.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl user passwd alice
+  printf '%s\\n' \"$PASSWORD\" | keyctl user passwd alice --password-stdin
+  keyctl user passwd alice --clear
+
+Exit codes: 0 ok, 2 too short, a service user, or no password given, 3 no such user,
+4 store unusable.")]
+pub struct UserPasswdArgs {
+    /// The user
+    #[arg(value_name = "USER")]
+    pub user: UserName,
+
+    /// Read the password from the first line of stdin
+    #[arg(long, conflicts_with = "clear")]
+    pub password_stdin: bool,
+
+    /// Remove the password: the user can no longer log in over HTTP
+    #[arg(long)]
+    pub clear: bool,
+}
+
+/// Revoke (or purge) all of a user's keys in one transaction, and remove the user
+///
+/// Asks for confirmation on a terminal; without a terminal, --yes is required. Without
+/// --purge the keys stay visible as revoked and the user can be added back.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl user remove alice
+  keyctl user remove old-partner --purge --yes
+
+Exit codes: 0 ok, 2 not confirmed, 3 no such user, 4 store unusable.")]
+pub struct UserRemoveArgs {
+    /// The user
+    #[arg(value_name = "USER")]
+    pub user: UserName,
+
+    /// Remove the keys and the user entirely instead of revoking the keys
+    #[arg(long)]
+    pub purge: bool,
+
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Show the audit log: who created, rotated, changed or removed which key, and when
+///
+/// Every change is recorded in the transaction that makes it, with the actor (--actor,
+/// KEYCTL_ACTOR, or the user running keyctl) and what changed, never a secret. Each event
+/// is chained to the one before by a SHA-256 hash: --check walks the chain and prints the
+/// number of events and the head hash; --expect-head compares it with one recorded
+/// elsewhere, since whoever can write the store could rewrite the whole chain.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  keyctl log
+  keyctl log svc/deploy
+  keyctl log --user ci --action reset --since 30d --json
+  keyctl log --check
+  keyctl log --check --expect-head 3f1c...e9
+
+Exit codes: 0 ok (--check: the chain is intact), 1 --check: the chain is broken or the head
+differs, 2 invalid filter, 3 no such key, 4 store unusable.")]
+pub struct LogArgs {
+    /// Only events of this key: its id, USER/NAME, or one of its tokens
+    #[arg(value_name = "KEY")]
+    pub key: Option<KeyRef>,
+
+    /// Only events about this user's keys or account
+    #[arg(long, value_name = "USER")]
+    pub user: Option<UserName>,
+
+    /// Only events of this action
+    #[arg(long, value_name = "ACTION", value_parser = action_arg())]
+    pub action: Option<crate::audit::Action>,
+
+    /// Only events since DUR ago (30d) or since TIME (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "DUR|TIME")]
+    pub since: Option<Since>,
+
+    /// Walk the hash chain: print the number of events and the head hash
+    #[arg(long, conflicts_with_all = ["key", "user", "action", "since"])]
+    pub check: bool,
+
+    /// With --check, also require this head hash (64 hex digits)
+    #[arg(long, value_name = "HASH", requires = "check", value_parser = head_arg)]
+    pub expect_head: Option<String>,
+}
+
+/// A start for `log --since`: a duration back from now, or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// This long before now.
+    Ago(Duration),
+    /// This time.
+    At(Timestamp),
+}
+
+impl std::str::FromStr for Since {
+    type Err = crate::error::Invalid;
+
+    fn from_str(s: &str) -> Result<Since, Self::Err> {
+        if let Ok(t) = s.parse::<Timestamp>() {
+            return Ok(Since::At(t));
+        }
+        s.parse::<Duration>().map(Since::Ago)
+    }
+}
+
+fn action_arg() -> impl clap::builder::TypedValueParser<Value = crate::audit::Action> {
+    PossibleValuesParser::new(crate::audit::Action::ALL.map(crate::audit::Action::as_str))
+        .try_map(|s| s.parse::<crate::audit::Action>())
+}
+
+fn head_arg(s: &str) -> Result<String, String> {
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err("a head hash is 64 hex digits, as `keyctl log --check` prints it".into())
+    }
 }
 
 /// Create a key and print its token, once

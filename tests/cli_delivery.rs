@@ -53,7 +53,7 @@ fn a_created_key_whose_token_cannot_be_written_is_removed_again() {
     env.create(&["--user", "ops"]);
     for sink in [Sink::ClosedPipe, Sink::Full] {
         for json in [false, true] {
-            let before = env.rows();
+            let before = env.keys_rows();
             let mut args = vec!["create", "--user", "svc", "--name", "deploy"];
             if json {
                 args.push("--json");
@@ -72,10 +72,11 @@ fn a_created_key_whose_token_cannot_be_written_is_removed_again() {
                 out.stderr
             );
             assert_eq!(
-                env.rows(),
+                env.keys_rows(),
                 before,
                 "the store is as it was, new user included"
             );
+            assert_eq!(env.actions().last().unwrap(), "undo", "the log says so");
         }
     }
     // The name is free: nothing was left behind.
@@ -102,7 +103,7 @@ fn a_reset_whose_token_cannot_be_written_is_undone() {
             &["rotate", "svc/deploy"][..],
             &["rotate", "svc/deploy", "--grace", "2h", "--json"],
         ] {
-            let before = env.rows();
+            let before = env.keys_rows();
             let out = run_into(&env, args, sink_copy(&sink));
             out.code(4);
             assert!(
@@ -110,7 +111,9 @@ fn a_reset_whose_token_cannot_be_written_is_undone() {
                 "{}",
                 out.stderr
             );
-            assert_eq!(env.rows(), before, "{args:?}: the store is as it was");
+            assert_eq!(env.keys_rows(), before, "{args:?}: the store is as it was");
+            let actions = env.actions();
+            assert_eq!(actions[actions.len() - 2..], ["reset", "undo"]);
             assert_eq!(
                 env.verify(&t1, &["--current"]).0,
                 0,

@@ -1406,7 +1406,11 @@ fn delete_purge_removes_the_key_entirely() {
     env.run(&["show", id_of(&t)]).code(3);
     env.run(&["show", "svc/k"]).code(3);
     assert_eq!(ids(&list(&env, &["--all"])), [id_of(&keep)]);
-    assert!(!env.rows().contains(id_of(&t)), "no row mentions the key");
+    assert!(
+        !env.keys_rows().contains(id_of(&t)),
+        "no row mentions the key, but the audit log"
+    );
+    assert_eq!(env.actions().last().unwrap(), "purge");
     let (code, v) = env.verify(&t, &[]);
     assert_eq!((code, &v["reason"]), (1, &Value::from("unknown")));
 

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Stdio;
-
 use common::{Env, Out, id_of};
 
 /// The secret part of a token: what must never be repeated.
@@ -187,36 +185,21 @@ fn mistakes_get_tips() {
 fn verify_on_a_terminal_asks_for_the_token_without_echoing_it() {
     let env = Env::new();
     let token = env.create(&["--user", "svc"]);
-    if !common::has_script() {
-        return;
-    }
     for (input, expect) in [
-        (token.clone(), "valid: key"),
-        ("nonsense".to_owned(), "rejected: malformed"),
+        (token.as_str(), "valid: key"),
+        ("nonsense", "rejected: malformed"),
     ] {
-        let out: Out = env
-            .command_of("script")
-            .args(["-qec", "\"$KEYCTL\" verify", "/dev/null"])
-            .env("KEYCTL", env!("CARGO_BIN_EXE_keyctl"))
-            .stdin(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                // Give the prompt time to switch echo off before typing.
-                std::thread::sleep(std::time::Duration::from_millis(300));
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(format!("{input}\n").as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap()
-            .into();
-        assert!(out.stdout.contains("Token:"), "prompted: {out:?}");
+        let Some(mut term) = common::Terminal::start(&env, "\"$KEYCTL\" verify", &[]) else {
+            return;
+        };
+        // Typed once the prompt shows; echo goes off just after it is printed.
+        term.wait_for("Token:");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        term.type_in(format!("{input}\n").as_bytes());
+        let out = term.finish();
         assert!(out.stdout.contains(expect), "{out:?}");
         assert!(
-            !out.stdout.contains(&input),
+            !out.stdout.contains(input),
             "typed input not echoed: {out:?}"
         );
     }

@@ -8,6 +8,7 @@ mod expire;
 mod export;
 mod import;
 mod list;
+mod log;
 mod output;
 mod path;
 mod prompt;
@@ -19,6 +20,7 @@ mod secret;
 mod serve;
 mod show;
 mod table;
+mod user;
 mod verify;
 
 use std::ffi::OsString;
@@ -44,6 +46,8 @@ pub struct Ctx {
     pub decorate: bool,
     /// How long to wait for another process's lock.
     pub lock_timeout: std::time::Duration,
+    /// Who the audit log names for this command's changes.
+    pub actor: Option<crate::users::Actor>,
 }
 
 /// The environment variables keyctl reads, resolved once; tests build this by hand.
@@ -53,6 +57,8 @@ pub struct Environment {
     pub db: Option<OsString>,
     /// `KEYCTL_LOCK_TIMEOUT`.
     pub lock_timeout: Option<OsString>,
+    /// `KEYCTL_ACTOR`.
+    pub actor: Option<OsString>,
 }
 
 impl Environment {
@@ -62,6 +68,7 @@ impl Environment {
         Environment {
             db: var("KEYCTL_DB"),
             lock_timeout: var("KEYCTL_LOCK_TIMEOUT"),
+            actor: var("KEYCTL_ACTOR"),
         }
     }
 }
@@ -95,6 +102,14 @@ impl Ctx {
                 std::time::Duration::from_secs(d.secs().unsigned_abs())
             }
         };
+        // --actor wins over KEYCTL_ACTOR, which wins over the user running keyctl.
+        let actor = match (&cli.actor, env.actor) {
+            (Some(a), _) => Some(a.clone()),
+            (None, Some(v)) => Some(v.to_string_lossy().parse().map_err(
+                |e: crate::error::Invalid| Error::Invalid(format!("KEYCTL_ACTOR: {e}")),
+            )?),
+            (None, None) => None,
+        };
         let stdout_tty = std::io::stdout().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
@@ -104,6 +119,7 @@ impl Ctx {
             stdin_tty: std::io::stdin().is_terminal(),
             decorate: stdout_tty && !no_color && !dumb,
             lock_timeout,
+            actor,
         })
     }
 
@@ -115,6 +131,7 @@ impl Ctx {
                 access,
                 lock_timeout: self.lock_timeout,
                 clock: Clock::system(),
+                actor: self.actor.clone(),
             },
         )
     }
@@ -171,6 +188,8 @@ pub fn run(cli: Cli, env: Environment) -> Result<ExitCode> {
         Command::Export(args) => export::run(args, &ctx),
         Command::Import(args) => import::run(args, &ctx),
         Command::Adopt(args) => adopt::run(args, &ctx),
+        Command::User(command) => user::run(command, &ctx),
+        Command::Log(args) => log::run(args, &ctx),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(args, &ctx),
     }

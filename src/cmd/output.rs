@@ -50,6 +50,52 @@ pub fn json_array<T: Serialize>(
     }
 }
 
+/// Print rows under a header: aligned columns for a terminal, tab-separated lines (one
+/// header word per column) otherwise. Every cell is escaped.
+pub fn columns(header: &[&str], rows: &[Vec<String>], decorate: bool) -> Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(sanitize).collect())
+        .collect();
+    let mut text = String::new();
+    if decorate {
+        let width = |i: usize| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        };
+        let widths: Vec<usize> = (0..header.len()).map(width).collect();
+        let line = |cells: Vec<&str>| {
+            let mut l = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                if i + 1 == cells.len() {
+                    l.push_str(c);
+                } else {
+                    l.push_str(&format!("{c:<w$}  ", w = widths[i]));
+                }
+            }
+            l.trim_end().to_owned() + "\n"
+        };
+        text.push_str(&line(header.to_vec()));
+        for r in &rows {
+            text.push_str(&line(r.iter().map(String::as_str).collect()));
+        }
+    } else {
+        text.push_str(&header.join("\t"));
+        text.push('\n');
+        for r in &rows {
+            text.push_str(&r.join("\t"));
+            text.push('\n');
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::Output)
+}
+
 /// Print one line of data on stdout.
 pub fn line(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();

@@ -50,6 +50,7 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
     Some(Cli {
         db: db.map(PathBuf::from),
         json,
+        actor: None,
         command: Command::Verify(VerifyArgs {
             token,
             path,

@@ -144,6 +144,7 @@ impl Shared {
                 access: Access::Read,
                 lock_timeout: self.config.lock_timeout,
                 clock: Clock::system(),
+                actor: None,
             },
         )
     }

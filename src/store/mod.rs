@@ -11,12 +11,16 @@ pub mod sqlite;
 
 use std::path::Path;
 
+use serde::Serialize;
+
+use crate::audit::{Action, Event};
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyRef, Status};
 use crate::names::{Description, KeyId, KeyName, TokenPrefix, UserName};
 use crate::paths::PathPrefixes;
 use crate::time::{Clock, Duration, Expiry, Timestamp};
 use crate::token::{Digest, Token};
+use crate::users::{Actor, PasswordHash};
 
 /// How long a command waits for another process's lock before giving up, by default.
 pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -48,6 +52,9 @@ pub struct Options {
     pub lock_timeout: std::time::Duration,
     /// Where times come from.
     pub clock: Clock,
+    /// Who the audit log names for the changes made through this store; `None`: the user
+    /// running this process.
+    pub actor: Option<Actor>,
 }
 
 impl Default for Options {
@@ -56,8 +63,81 @@ impl Default for Options {
             access: Access::default(),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             clock: Clock::system(),
+            actor: None,
         }
     }
+}
+
+/// Who makes the changes of a store, and when: every write reads its time from `clock`
+/// once it holds the lock, and records `actor` in its audit event.
+#[derive(Debug, Clone)]
+pub(crate) struct Who {
+    pub clock: Clock,
+    pub actor: Actor,
+}
+
+/// One user, with how many keys of each status it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct UserInfo {
+    /// The user.
+    pub user: UserName,
+    /// A service user never has a password.
+    pub service: bool,
+    /// Whether a password is set (never the password or its hash).
+    pub password: bool,
+    /// When the user was made.
+    pub created: Timestamp,
+    /// When `user remove` removed the user (`None`: not removed).
+    pub removed: Option<Timestamp>,
+    /// Keys by status.
+    pub keys: KeyCounts,
+}
+
+/// How many keys a user has in each status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct KeyCounts {
+    /// Usable keys.
+    pub active: u64,
+    /// Keys past their expiry.
+    pub expired: u64,
+    /// Revoked keys.
+    pub revoked: u64,
+    /// Disabled keys.
+    pub disabled: u64,
+}
+
+/// What a password check needs to know about an account; the hash never leaves the
+/// library.
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    pub service: bool,
+    pub removed: bool,
+    pub password: Option<PasswordHash>,
+}
+
+/// Which events `keyctl log` prints; the conditions combine.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct EventFilter {
+    /// Only events about this key (by id, or `USER/NAME` resolved to its id now).
+    pub key: Option<KeyId>,
+    /// Only events about this user's keys or account.
+    pub user: Option<UserName>,
+    /// Only events of this action.
+    pub action: Option<Action>,
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
+}
+
+/// What `user remove` did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct UserRemoved {
+    /// The user's keys that were revoked or purged.
+    pub keys: Vec<KeyId>,
+    /// Whether they were purged (and the user with them).
+    pub purged: bool,
 }
 
 impl Options {
@@ -458,8 +538,8 @@ impl Marker {
 /// The operations on keys, one implementation per kind of store. Each write is one
 /// transaction that reads the time from `clock` once it holds the write lock.
 pub(crate) trait Backend: Send {
-    /// Insert keys, all or none.
-    fn create_keys(&mut self, keys: &[NewKey], clock: &Clock) -> Result<Vec<Issued>>;
+    /// Insert keys, all or none, each recorded as `action` (a create, or a login).
+    fn create_keys(&mut self, keys: &[NewKey], action: Action, who: &Who) -> Result<Vec<Issued>>;
     /// One key, live or revoked.
     fn key(&self, r: &KeyRef, clock: &Clock) -> Result<Key>;
     /// Each key the filter keeps, in creation order.
@@ -470,17 +550,17 @@ pub(crate) trait Backend: Send {
         f: &mut dyn FnMut(Key) -> Result<()>,
     ) -> Result<()>;
     /// A new secret for a live key.
-    fn reset(&mut self, r: &KeyRef, grace: Option<Duration>, clock: &Clock) -> Result<Rotated>;
+    fn reset(&mut self, r: &KeyRef, grace: Option<Duration>, who: &Who) -> Result<Rotated>;
     /// Change a live key (revoking a revoked key changes nothing).
-    fn update(&mut self, r: &KeyRef, change: &Change, clock: &Clock) -> Result<Updated>;
+    fn update(&mut self, r: &KeyRef, change: &Change, who: &Who) -> Result<Updated>;
     /// Remove a key entirely; returns it as it was.
-    fn purge(&mut self, r: &KeyRef, clock: &Clock) -> Result<Key>;
+    fn purge(&mut self, r: &KeyRef, who: &Who) -> Result<Key>;
     /// Keys revoked or expired more than `older_than` ago.
     fn prunable(&self, older_than: Duration, clock: &Clock) -> Result<Vec<Key>>;
     /// Remove those of `ids` that are still prunable; returns the ids removed.
-    fn prune(&mut self, ids: &[KeyId], older_than: Duration, clock: &Clock) -> Result<Vec<KeyId>>;
+    fn prune(&mut self, ids: &[KeyId], older_than: Duration, who: &Who) -> Result<Vec<KeyId>>;
     /// Reverse a create or reset, unless the key changed since.
-    fn undo(&mut self, undo: &Undo) -> Result<()>;
+    fn undo(&mut self, undo: &Undo, who: &Who) -> Result<()>;
     /// What verification needs about key `id`, and, when `marker`, the store's marker as
     /// of the same read.
     fn lookup(&self, id: &str, marker: bool) -> Result<Option<(StoredKey, Option<Marker>)>>;
@@ -490,7 +570,7 @@ pub(crate) trait Backend: Send {
     fn lookup_adopted(&self, digest: &Digest, marker: bool) -> Result<AdoptedLookup>;
     /// Create keys whose secrets are tokens another system issued, known by their
     /// digests; all or none.
-    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], clock: &Clock) -> Result<Vec<Key>>;
+    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], who: &Who) -> Result<Vec<Key>>;
     /// Call `start` with the number of keys the filter keeps and the time of reading, then
     /// `f` with each of them in creation order, all in one read.
     fn export(
@@ -506,8 +586,25 @@ pub(crate) trait Backend: Send {
         records: &[KeyRecord],
         on_conflict: OnConflict,
         dry_run: bool,
-        clock: &Clock,
+        who: &Who,
     ) -> Result<ImportReport>;
+    /// Every user, in the order made.
+    fn users(&self, clock: &Clock) -> Result<Vec<UserInfo>>;
+    /// Add a user; an existing one is refused.
+    fn user_add(&mut self, user: &UserName, service: bool, who: &Who) -> Result<UserInfo>;
+    /// Set (or, with `None`, clear) a user's password hash.
+    fn user_password(
+        &mut self,
+        user: &UserName,
+        hash: Option<&PasswordHash>,
+        who: &Who,
+    ) -> Result<UserInfo>;
+    /// Revoke (or purge, with the user) every key of a user, in one transaction.
+    fn user_remove(&mut self, user: &UserName, purge: bool, who: &Who) -> Result<UserRemoved>;
+    /// What a password check needs about a user; `None` when there is no such user.
+    fn account(&self, user: &UserName) -> Result<Option<Account>>;
+    /// Each event the filter keeps, in log order.
+    fn events(&self, filter: &EventFilter, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()>;
     /// The store's marker now, if it can be read cheaply.
     fn marker(&self) -> Option<Marker>;
     /// Read something, to tell whether the store can be read at all.
@@ -519,7 +616,7 @@ pub(crate) trait Backend: Send {
 /// An open key store.
 pub struct Store {
     backend: Box<dyn Backend>,
-    clock: Clock,
+    who: Who,
     location: String,
 }
 
@@ -548,8 +645,16 @@ impl Store {
         Ok(Store {
             location: crate::names::shown_path(path),
             backend: Box::new(backend),
-            clock: options.clock.clone(),
+            who: Who {
+                clock: options.clock.clone(),
+                actor: options.actor.clone().unwrap_or_else(Actor::os_user),
+            },
         })
+    }
+
+    /// Name `actor` in the audit log for the changes made from now on.
+    pub fn set_actor(&mut self, actor: Actor) {
+        self.who.actor = actor;
     }
 
     /// Where the store is, escaped for messages.
@@ -559,14 +664,25 @@ impl Store {
 
     /// The clock the store reads times from.
     pub fn clock(&self) -> &Clock {
-        &self.clock
+        &self.who.clock
     }
 
     /// Create a key. Its token is returned once the key is committed.
     pub fn create_key(&mut self, new: &NewKey) -> Result<Issued> {
-        let mut issued = self
-            .backend
-            .create_keys(std::slice::from_ref(new), &self.clock)?;
+        let mut issued =
+            self.backend
+                .create_keys(std::slice::from_ref(new), Action::Create, &self.who)?;
+        issued
+            .pop()
+            .ok_or_else(|| Error::Store("the new key vanished before commit".into()))
+    }
+
+    /// Create a key for a user who logged in over HTTP: as [`Store::create_key`], recorded
+    /// in the audit log as a login.
+    pub fn login_key(&mut self, new: &NewKey) -> Result<Issued> {
+        let mut issued =
+            self.backend
+                .create_keys(std::slice::from_ref(new), Action::Login, &self.who)?;
         issued
             .pop()
             .ok_or_else(|| Error::Store("the new key vanished before commit".into()))
@@ -576,13 +692,13 @@ impl Store {
     /// [`Store::create_key`] each, since the commit (and its fsync) happens once. All or
     /// nothing: if any key is refused (a duplicate name, say), none is created.
     pub fn create_keys(&mut self, keys: &[NewKey]) -> Result<Vec<Issued>> {
-        self.backend.create_keys(keys, &self.clock)
+        self.backend.create_keys(keys, Action::Create, &self.who)
     }
 
     /// One key by id or `USER/NAME`. A name resolves to the user's live key of that name,
     /// else to the most recently revoked one.
     pub fn key(&self, r: &KeyRef) -> Result<Key> {
-        self.backend.key(r, &self.clock)
+        self.backend.key(r, &self.who.clock)
     }
 
     /// Take over a token another system issued, known by its SHA-256 `digest` (from
@@ -594,7 +710,7 @@ impl Store {
     pub fn adopt_key(&mut self, new: &NewKey, digest: &Digest) -> Result<Key> {
         let mut adopted = self
             .backend
-            .adopt_keys(&[(new.clone(), digest.clone())], &self.clock)?;
+            .adopt_keys(&[(new.clone(), digest.clone())], &self.who)?;
         adopted
             .pop()
             .ok_or_else(|| Error::Store("the adopted key vanished before commit".into()))
@@ -603,7 +719,7 @@ impl Store {
     /// Adopt many tokens in one transaction, as [`Store::create_keys`] creates many keys:
     /// all or nothing.
     pub fn adopt_keys(&mut self, keys: &[(NewKey, Digest)]) -> Result<Vec<Key>> {
-        self.backend.adopt_keys(keys, &self.clock)
+        self.backend.adopt_keys(keys, &self.who)
     }
 
     /// Every key the filter keeps, in creation order, with the digests verification needs,
@@ -615,7 +731,8 @@ impl Store {
         mut start: impl FnMut(u64, Timestamp) -> Result<()>,
         mut f: impl FnMut(KeyRecord) -> Result<()>,
     ) -> Result<()> {
-        self.backend.export(filter, &self.clock, &mut start, &mut f)
+        self.backend
+            .export(filter, &self.who.clock, &mut start, &mut f)
     }
 
     /// Add exported keys with their ids, users, names, settings, times and digests, so
@@ -631,7 +748,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<ImportReport> {
         self.backend
-            .import(records, on_conflict, dry_run, &self.clock)
+            .import(records, on_conflict, dry_run, &self.who)
     }
 
     /// Keys in creation order.
@@ -652,7 +769,7 @@ impl Store {
         filter: &ListFilter,
         mut f: impl FnMut(Key) -> Result<()>,
     ) -> Result<()> {
-        self.backend.for_each_key(filter, &self.clock, &mut f)
+        self.backend.for_each_key(filter, &self.who.clock, &mut f)
     }
 
     /// Give a live key a new secret. Without `grace`, every earlier secret stops verifying
@@ -660,61 +777,111 @@ impl Store {
     /// the key's own expiry), and any secret replaced earlier stops at once: at most one
     /// old token works at a time.
     pub fn reset(&mut self, r: &KeyRef, grace: Option<Duration>) -> Result<Rotated> {
-        self.backend.reset(r, grace, &self.clock)
+        self.backend.reset(r, grace, &self.who)
     }
 
     /// Disable (reversibly) or enable a live key.
     pub fn set_disabled(&mut self, r: &KeyRef, disable: bool) -> Result<Updated> {
         self.backend
-            .update(r, &Change::Disabled(disable), &self.clock)
+            .update(r, &Change::Disabled(disable), &self.who)
     }
 
     /// Set or clear a live key's expiry, counted from the time of the change.
     pub fn set_expiry(&mut self, r: &KeyRef, expiry: Expiry) -> Result<Key> {
         self.backend
-            .update(r, &Change::Expiry(expiry), &self.clock)
+            .update(r, &Change::Expiry(expiry), &self.who)
             .map(|u| u.key)
     }
 
     /// Replace a live key's path prefixes.
     pub fn set_paths(&mut self, r: &KeyRef, paths: &PathPrefixes) -> Result<Key> {
         self.backend
-            .update(r, &Change::Paths(paths.clone()), &self.clock)
+            .update(r, &Change::Paths(paths.clone()), &self.who)
             .map(|u| u.key)
     }
 
     /// Revoke a key: it stays listed (with `--all`) and verifies as `revoked`. Revoking a
     /// revoked key changes nothing.
     pub fn revoke(&mut self, r: &KeyRef) -> Result<Updated> {
-        self.backend.update(r, &Change::Revoke, &self.clock)
+        self.backend.update(r, &Change::Revoke, &self.who)
     }
 
     /// Remove a key entirely. Returns it as it was.
     pub fn purge(&mut self, r: &KeyRef) -> Result<Key> {
-        self.backend.purge(r, &self.clock)
+        self.backend.purge(r, &self.who)
     }
 
     /// Keys revoked or expired more than `older_than` ago: what [`Store::prune`] removes.
     pub fn prunable(&self, older_than: Duration) -> Result<Vec<Key>> {
-        self.backend.prunable(older_than, &self.clock)
+        self.backend.prunable(older_than, &self.who.clock)
     }
 
     /// Remove those of `ids` that are still revoked or expired more than `older_than` ago
     /// (a key enabled or extended meanwhile stays). Returns the ids removed.
     pub fn prune(&mut self, ids: &[KeyId], older_than: Duration) -> Result<Vec<KeyId>> {
-        self.backend.prune(ids, older_than, &self.clock)
+        self.backend.prune(ids, older_than, &self.who)
     }
 
     /// Take back a create or reset whose token could not be delivered: the created key is
     /// removed, or the reset key's previous secrets are restored. Refused, changing
     /// nothing, when the key was changed by someone else since.
     pub fn undo(&mut self, undo: &Undo) -> Result<()> {
-        self.backend.undo(undo)
+        self.backend.undo(undo, &self.who)
+    }
+
+    /// Every user, in the order made, with counts of their keys by status.
+    pub fn users(&self) -> Result<Vec<UserInfo>> {
+        self.backend.users(&self.who.clock)
+    }
+
+    /// Add a user (`create` also adds one implicitly). A service user can never have a
+    /// password. An existing user is refused.
+    pub fn user_add(&mut self, user: &UserName, service: bool) -> Result<UserInfo> {
+        self.backend.user_add(user, service, &self.who)
+    }
+
+    /// Set a user's password (kept only as an argon2id hash), or clear it with `None`. A
+    /// password does not change the user's keys. Service users are refused.
+    pub fn set_password(
+        &mut self,
+        user: &UserName,
+        password: Option<&crate::users::Password>,
+    ) -> Result<UserInfo> {
+        let hash = password.map(PasswordHash::new).transpose()?;
+        self.backend.user_password(user, hash.as_ref(), &self.who)
+    }
+
+    /// Revoke every key of `user` (or purge them, and the user, with `purge`), in one
+    /// transaction: a verification sees all of them revoked or none. The user's password
+    /// is cleared.
+    pub fn user_remove(&mut self, user: &UserName, purge: bool) -> Result<UserRemoved> {
+        self.backend.user_remove(user, purge, &self.who)
+    }
+
+    /// Whether `password` is `user`'s password. An unknown user, a service user, a removed
+    /// user and a user without a password all fail, after the same work as a real check,
+    /// so that the answer and its time say nothing about which users exist.
+    pub fn check_password(&self, user: &UserName, password: &str) -> Result<bool> {
+        let account = self.backend.account(user)?;
+        let hash = account
+            .as_ref()
+            .filter(|a| !a.service && !a.removed)
+            .and_then(|a| a.password.as_ref());
+        Ok(crate::users::password_matches(password, hash))
+    }
+
+    /// Call `f` with each event of the audit log the filter keeps, in order.
+    pub fn events(
+        &self,
+        filter: &EventFilter,
+        mut f: impl FnMut(Event) -> Result<()>,
+    ) -> Result<()> {
+        self.backend.events(filter, &mut f)
     }
 
     /// Whether the store can be read now (for health checks).
     pub fn ping(&self) -> Result<()> {
-        self.backend.ping(&self.clock)
+        self.backend.ping(&self.who.clock)
     }
 
     pub(crate) fn lookup(

@@ -276,6 +276,27 @@ impl Env {
     pub fn rows(&self) -> String {
         dump(&self.db)
     }
+
+    /// [`Env::rows`] without the audit log: for changes undone, which the log records.
+    pub fn keys_rows(&self) -> String {
+        dump(&self.db)
+            .lines()
+            .filter(|l| !l.starts_with("events:"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// The actions of the audit log, in order.
+    pub fn actions(&self) -> Vec<String> {
+        let out = self.run(&["log", "--json"]);
+        out.code(0);
+        out.json()
+            .as_array()
+            .expect("an array of events")
+            .iter()
+            .map(|e| e["action"].as_str().expect("an action").to_owned())
+            .collect()
+    }
 }
 
 /// All rows of all tables of the store at `path`, read-only.

@@ -5,6 +5,7 @@
 //! keyctl processes queue instead of failing, and a token is returned to the caller only
 //! after the transaction holding its digest has committed (synchronous=FULL).
 
+mod accounts;
 mod file;
 pub(crate) mod header;
 pub mod schema;
@@ -16,10 +17,12 @@ use rusqlite::types::FromSql;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use self::file::Site;
+use crate::audit::{Action, Event};
 use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
 use crate::names::{KeyId, TokenPrefix, UserName};
 use crate::paths::{PathPrefix, PathPrefixes};
+use crate::store::{Account, EventFilter, UserInfo, UserRemoved, Who};
 use crate::store::{
     AdoptedLookup, Backend, Change, Clash, Conflict, EarlierSecret, ExportFilter, ImportReport,
     Issued, KeyRecord, LAST_USED_INTERVAL, ListFilter, Marker, NewKey, OnConflict, Options,
@@ -27,6 +30,7 @@ use crate::store::{
 };
 use crate::time::{Clock, Duration, MAX_TIMESTAMP, Timestamp};
 use crate::token::{self, Digest, Token};
+use crate::users::PasswordHash;
 
 const KEY_COLUMNS: &str = "k.id, u.name, k.name, k.description, k.prefix, k.paths,
                            k.created, k.updated, k.expires, k.deleted, k.disabled, k.last_used,
@@ -92,14 +96,24 @@ impl Sqlite {
 }
 
 impl Backend for Sqlite {
-    fn create_keys(&mut self, keys: &[NewKey], clock: &Clock) -> Result<Vec<Issued>> {
-        self.write(clock, |tx, site, now| {
+    fn create_keys(&mut self, keys: &[NewKey], action: Action, who: &Who) -> Result<Vec<Issued>> {
+        self.write(&who.clock, |tx, site, now| {
             keys.iter()
                 .map(|new| {
                     let (key, token, undo) = insert_key(tx, site, new, now, None)?;
                     let token = token.ok_or_else(|| {
                         Error::Store(format!("key {} was made without a token", key.id))
                     })?;
+                    accounts::record(
+                        tx,
+                        site,
+                        now,
+                        &who.actor,
+                        action,
+                        Some(&key),
+                        None,
+                        made(&key),
+                    )?;
                     Ok(Issued { key, token, undo })
                 })
                 .collect()
@@ -156,8 +170,8 @@ impl Backend for Sqlite {
         })
     }
 
-    fn reset(&mut self, r: &KeyRef, grace: Option<Duration>, clock: &Clock) -> Result<Rotated> {
-        self.write(clock, |tx, site, now| {
+    fn reset(&mut self, r: &KeyRef, grace: Option<Duration>, who: &Who) -> Result<Rotated> {
+        self.write(&who.clock, |tx, site, now| {
             let e = |e| site.err(e);
             let (seq, key) = live(tx, site, r, now)?;
             let token = token::generate(&key.prefix, &key.id)?;
@@ -198,8 +212,19 @@ impl Backend for Sqlite {
                 superseded,
                 updated,
             });
+            let key = reread(tx, site, &key.id, now)?;
+            accounts::record(
+                tx,
+                site,
+                now,
+                &who.actor,
+                Action::Reset,
+                Some(&key),
+                None,
+                serde_json::json!({ "grace_until": until }),
+            )?;
             Ok(Rotated {
-                key: reread(tx, site, &key.id, now)?,
+                key,
                 token,
                 previous_until: until,
                 undo,
@@ -207,8 +232,8 @@ impl Backend for Sqlite {
         })
     }
 
-    fn update(&mut self, r: &KeyRef, change: &Change, clock: &Clock) -> Result<Updated> {
-        self.write(clock, |tx, site, now| {
+    fn update(&mut self, r: &KeyRef, change: &Change, who: &Who) -> Result<Updated> {
+        self.write(&who.clock, |tx, site, now| {
             let e = |e| site.err(e);
             let (seq, key) = match change {
                 Change::Revoke => {
@@ -247,17 +272,52 @@ impl Backend for Sqlite {
                     )
                     .map_err(e)?,
             };
+            let after = reread(tx, site, &key.id, now)?;
+            let (action, details) = match change {
+                Change::Disabled(true) => (Action::Disable, status_change(&key, &after)),
+                Change::Disabled(false) => (Action::Enable, status_change(&key, &after)),
+                Change::Revoke => (Action::Delete, status_change(&key, &after)),
+                Change::Expiry(_) => (
+                    Action::Expire,
+                    serde_json::json!({ "expires": { "old": key.expires, "new": after.expires } }),
+                ),
+                Change::Paths(_) => (
+                    Action::Path,
+                    serde_json::json!({ "paths": { "old": key.paths, "new": after.paths } }),
+                ),
+            };
+            accounts::record(
+                tx,
+                site,
+                now,
+                &who.actor,
+                action,
+                Some(&after),
+                None,
+                details,
+            )?;
             Ok(Updated {
-                key: reread(tx, site, &key.id, now)?,
+                key: after,
                 changed: true,
             })
         })
     }
 
-    fn purge(&mut self, r: &KeyRef, clock: &Clock) -> Result<Key> {
-        self.write(clock, |tx, site, now| {
+    fn purge(&mut self, r: &KeyRef, who: &Who) -> Result<Key> {
+        self.write(&who.clock, |tx, site, now| {
             let (seq, key) = find(tx, site, r, now)?.ok_or_else(|| not_found(r))?;
             delete_key(tx, seq).map_err(|e| site.err(e))?;
+            let details = serde_json::json!({ "status": { "old": key.status, "new": "purged" } });
+            accounts::record(
+                tx,
+                site,
+                now,
+                &who.actor,
+                Action::Purge,
+                Some(&key),
+                None,
+                details,
+            )?;
             Ok(key)
         })
     }
@@ -281,8 +341,8 @@ impl Backend for Sqlite {
         })
     }
 
-    fn prune(&mut self, ids: &[KeyId], older_than: Duration, clock: &Clock) -> Result<Vec<KeyId>> {
-        self.write(clock, |tx, site, now| {
+    fn prune(&mut self, ids: &[KeyId], older_than: Duration, who: &Who) -> Result<Vec<KeyId>> {
+        self.write(&who.clock, |tx, site, now| {
             let e = |e| site.err(e);
             let mut removed = Vec::new();
             let mut select = tx
@@ -296,7 +356,20 @@ impl Backend for Sqlite {
                     .optional()
                     .map_err(e)?;
                 if let Some(seq) = seq {
+                    let key = reread(tx, site, id, now)?;
                     delete_key(tx, seq).map_err(e)?;
+                    let details =
+                        serde_json::json!({ "status": { "old": key.status, "new": "pruned" } });
+                    accounts::record(
+                        tx,
+                        site,
+                        now,
+                        &who.actor,
+                        Action::Prune,
+                        Some(&key),
+                        None,
+                        details,
+                    )?;
                     removed.push(id.clone());
                 }
             }
@@ -304,9 +377,8 @@ impl Backend for Sqlite {
         })
     }
 
-    fn undo(&mut self, undo: &Undo) -> Result<()> {
-        // Undoing needs no time; any clock will do.
-        self.write(&Clock::system(), |tx, site, _| {
+    fn undo(&mut self, undo: &Undo, who: &Who) -> Result<()> {
+        self.write(&who.clock, |tx, site, now| {
             let e = |e| site.err(e);
             let changed_since = |id: &KeyId| {
                 Error::Store(format!(
@@ -328,7 +400,10 @@ impl Backend for Sqlite {
                         .optional()
                         .map_err(e)?;
                     let (seq, user) = found.ok_or_else(|| changed_since(id))?;
+                    let key = reread(tx, site, id, now)?;
                     delete_key(tx, seq).map_err(e)?;
+                    let details = serde_json::json!({ "undid": "create" });
+                    accounts::record(tx, site, now, &who.actor, Action::Undo, Some(&key), None, details)?;
                     if *user_created {
                         tx.execute(
                             "DELETE FROM users WHERE id = ?1
@@ -370,6 +445,9 @@ impl Backend for Sqlite {
                         )
                         .map_err(e)?;
                     }
+                    let key = reread(tx, site, id, now)?;
+                    let details = serde_json::json!({ "undid": "reset" });
+                    accounts::record(tx, site, now, &who.actor, Action::Undo, Some(&key), None, details)?;
                 }
             }
             Ok(())
@@ -417,8 +495,8 @@ impl Backend for Sqlite {
         })
     }
 
-    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], clock: &Clock) -> Result<Vec<Key>> {
-        self.write(clock, |tx, site, now| {
+    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], who: &Who) -> Result<Vec<Key>> {
+        self.write(&who.clock, |tx, site, now| {
             let e = |e| site.err(e);
             let mut adopted = Vec::with_capacity(keys.len());
             for (new, digest) in keys {
@@ -436,7 +514,9 @@ impl Backend for Sqlite {
                         "this token is already adopted, by key {key}: a token belongs to one key (delete that key with --purge first to adopt it again)"
                     )));
                 }
-                adopted.push(insert_key(tx, site, new, now, Some(digest))?.0);
+                let key = insert_key(tx, site, new, now, Some(digest))?.0;
+                accounts::record(tx, site, now, &who.actor, Action::Adopt, Some(&key), None, made(&key))?;
+                adopted.push(key);
             }
             Ok(adopted)
         })
@@ -514,7 +594,7 @@ impl Backend for Sqlite {
         records: &[KeyRecord],
         on_conflict: OnConflict,
         dry_run: bool,
-        clock: &Clock,
+        who: &Who,
     ) -> Result<ImportReport> {
         let site = &self.site;
         let e = |e| site.err(e);
@@ -528,7 +608,7 @@ impl Backend for Sqlite {
         let tx = self.conn.transaction_with_behavior(behavior).map_err(e)?;
         tx.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
             .map_err(e)?;
-        let now = clock.now();
+        let now = who.clock.now();
         let repeats = super::repeats(records, now);
         let mut existing = Vec::with_capacity(records.len());
         {
@@ -614,11 +694,26 @@ impl Backend for Sqlite {
             }
         }
         for ((r, seq), outcome) in records.iter().zip(&existing).zip(&outcomes) {
-            match outcome {
-                Outcome::Imported => insert_record(&tx, site, r, None, now)?,
-                Outcome::Replaced => insert_record(&tx, site, r, *seq, now)?,
-                _ => {}
-            }
+            let how = match outcome {
+                Outcome::Imported => "imported",
+                Outcome::Replaced => "replaced",
+                _ => continue,
+            };
+            let seq = matches!(outcome, Outcome::Replaced)
+                .then_some(*seq)
+                .flatten();
+            insert_record(&tx, site, r, seq, now)?;
+            let details = serde_json::json!({ "outcome": how, "status": r.key.status });
+            accounts::record(
+                &tx,
+                site,
+                now,
+                &who.actor,
+                Action::Import,
+                Some(&r.key),
+                None,
+                details,
+            )?;
         }
         tx.commit().map_err(e)?;
         Ok(ImportReport {
@@ -626,6 +721,134 @@ impl Backend for Sqlite {
             committed: true,
         })
     }
+    fn users(&self, clock: &Clock) -> Result<Vec<UserInfo>> {
+        self.read(clock, |conn, now| accounts::users(conn, &self.site, now))
+    }
+
+    fn user_add(&mut self, user: &UserName, service: bool, who: &Who) -> Result<UserInfo> {
+        self.write(&who.clock, |tx, site, now| {
+            let e = |e| site.err(e);
+            let added = tx
+                .execute(
+                    "INSERT INTO users(name, created, service) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(name) DO NOTHING",
+                    params![user.as_str(), now.0, service],
+                )
+                .map_err(e)?;
+            if added == 0 {
+                // A removed user comes back; any other is there already.
+                let back = tx
+                    .execute(
+                        "UPDATE users SET removed = NULL, service = ?2
+                         WHERE name = ?1 AND removed IS NOT NULL",
+                        params![user.as_str(), service],
+                    )
+                    .map_err(e)?;
+                if back == 0 {
+                    return Err(Error::Invalid(format!("user {user} exists already")));
+                }
+            }
+            let details = serde_json::json!({ "service": service });
+            accounts::record(
+                tx,
+                site,
+                now,
+                &who.actor,
+                Action::UserAdd,
+                None,
+                Some(user),
+                details,
+            )?;
+            one_user(tx, site, user, now)
+        })
+    }
+
+    fn user_password(
+        &mut self,
+        user: &UserName,
+        hash: Option<&PasswordHash>,
+        who: &Who,
+    ) -> Result<UserInfo> {
+        self.write(&who.clock, |tx, site, now| {
+            let (id, service) = accounts::user_row(tx, site, user)?;
+            if service && hash.is_some() {
+                return Err(Error::Invalid(format!(
+                    "{user} is a service user, and a service user never has a password"
+                )));
+            }
+            tx.execute(
+                "UPDATE users SET password = ?2 WHERE id = ?1",
+                params![id, hash.map(PasswordHash::as_str)],
+            )
+            .map_err(|e| site.err(e))?;
+            let what = if hash.is_some() { "set" } else { "cleared" };
+            let details = serde_json::json!({ "password": what });
+            accounts::record(
+                tx,
+                site,
+                now,
+                &who.actor,
+                Action::UserPasswd,
+                None,
+                Some(user),
+                details,
+            )?;
+            one_user(tx, site, user, now)
+        })
+    }
+
+    fn user_remove(&mut self, user: &UserName, purge: bool, who: &Who) -> Result<UserRemoved> {
+        self.write(&who.clock, |tx, site, now| {
+            let e = |e| site.err(e);
+            let (id, _) = accounts::user_row(tx, site, user)?;
+            let keys: Vec<KeyId> = tx
+                .prepare("SELECT id FROM keys WHERE user_id = ?1 AND (?2 OR deleted IS NULL) ORDER BY seq")
+                .and_then(|mut s| {
+                    s.query_map(params![id, purge], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<Vec<String>>>()
+                })
+                .map_err(e)?
+                .into_iter()
+                .map(|k| parsed_id(site, k))
+                .collect::<Result<_>>()?;
+            if purge {
+                tx.execute(
+                    "DELETE FROM superseded WHERE key_seq IN (SELECT seq FROM keys WHERE user_id = ?1)",
+                    [id],
+                )
+                .map_err(e)?;
+                tx.execute("DELETE FROM keys WHERE user_id = ?1", [id])
+                    .map_err(e)?;
+                tx.execute("DELETE FROM users WHERE id = ?1", [id])
+                    .map_err(e)?;
+            } else {
+                tx.execute(
+                    "UPDATE keys SET deleted = ?2, updated = ?2 WHERE user_id = ?1 AND deleted IS NULL",
+                    params![id, now.0],
+                )
+                .map_err(e)?;
+                tx.execute(
+                    "UPDATE users SET password = NULL, removed = ?2 WHERE id = ?1",
+                    params![id, now.0],
+                )
+                .map_err(e)?;
+            }
+            let details = serde_json::json!({ "keys": keys, "purged": purge });
+            accounts::record(tx, site, now, &who.actor, Action::UserRemove, None, Some(user), details)?;
+            Ok(UserRemoved { keys, purged: purge })
+        })
+    }
+
+    fn account(&self, user: &UserName) -> Result<Option<Account>> {
+        accounts::account(&self.conn, &self.site, user)
+    }
+
+    fn events(&self, filter: &EventFilter, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()> {
+        self.read(&Clock::system(), |conn, _| {
+            accounts::events(conn, &self.site, filter, f)
+        })
+    }
+
     fn ping(&self, clock: &Clock) -> Result<()> {
         self.read(clock, |conn, _| {
             conn.query_row("SELECT count(*) FROM keys", [], |_| Ok(()))
@@ -705,6 +928,28 @@ fn stored_key(
         None
     };
     Ok(Some((key, marker)))
+}
+
+/// What an event says of a key just made: nothing secret, nothing free-form.
+fn made(key: &Key) -> serde_json::Value {
+    serde_json::json!({
+        "name": key.name,
+        "prefix": key.prefix,
+        "paths": key.paths,
+        "expires": key.expires,
+    })
+}
+
+fn status_change(before: &Key, after: &Key) -> serde_json::Value {
+    serde_json::json!({ "status": { "old": before.status, "new": after.status } })
+}
+
+/// One user's line of `user list`.
+fn one_user(tx: &Transaction, site: &Site, user: &UserName, now: Timestamp) -> Result<UserInfo> {
+    accounts::users(tx, site, now)?
+        .into_iter()
+        .find(|u| u.user == *user)
+        .ok_or_else(|| Error::NotFound(format!("no user {user}")))
 }
 
 fn cutoff(now: Timestamp, older_than: Duration) -> i64 {
@@ -853,10 +1098,15 @@ fn user_id(tx: &Transaction, site: &Site, user: &UserName, now: Timestamp) -> Re
         .and_then(|mut s| s.execute(params![user.as_str(), now.0]))
         .map_err(e)?
         == 1;
-    let uid: i64 = tx
-        .prepare_cached("SELECT id FROM users WHERE name = ?1")
-        .and_then(|mut s| s.query_row([user.as_str()], |r| r.get(0)))
+    let (uid, removed): (i64, Option<i64>) = tx
+        .prepare_cached("SELECT id, removed FROM users WHERE name = ?1")
+        .and_then(|mut s| s.query_row([user.as_str()], |r| Ok((r.get(0)?, r.get(1)?))))
         .map_err(e)?;
+    if removed.is_some() {
+        return Err(Error::Invalid(format!(
+            "user {user} was removed; `keyctl user add {user}` brings it back"
+        )));
+    }
     Ok((uid, created))
 }
 

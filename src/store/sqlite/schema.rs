@@ -50,6 +50,22 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE superseded ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;
      CREATE UNIQUE INDEX keys_adopted_digest ON keys(digest) WHERE adopted = 1;
      CREATE INDEX superseded_adopted_digest ON superseded(digest) WHERE adopted = 1;",
+    // 4: accounts and the audit log. A service user never has a password; a password is
+    // kept only as an argon2id hash. Every change appends an event whose hash chains it to
+    // the one before (`audit.rs`).
+    "ALTER TABLE users ADD COLUMN service INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE users ADD COLUMN password TEXT;
+     ALTER TABLE users ADD COLUMN removed INTEGER;
+     CREATE TABLE events (
+        seq     INTEGER PRIMARY KEY,
+        time    INTEGER NOT NULL,
+        action  TEXT NOT NULL,
+        key_id  TEXT,
+        user    TEXT,
+        actor   TEXT NOT NULL,
+        details TEXT NOT NULL,
+        hash    BLOB NOT NULL
+     );",
 ];
 
 /// The schema version this build writes.
