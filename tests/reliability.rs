@@ -86,7 +86,28 @@ fn assert_store_intact(db: &Path) {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(tables, ["keys", "superseded", "users"], "tables");
+    assert_eq!(tables, ["events", "keys", "superseded", "users"], "tables");
+    // The audit log's chain survives whatever happened.
+    let store = keyctl::Store::open_with(
+        db,
+        &keyctl::store::Options::new(keyctl::store::Access::Read),
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    store
+        .events(&keyctl::store::EventFilter::default(), |e| {
+            events.push(e);
+            Ok(())
+        })
+        .unwrap();
+    assert!(
+        matches!(
+            keyctl::audit::check(&events),
+            keyctl::audit::Check::Intact { .. }
+        ),
+        "audit chain of {}",
+        db.display()
+    );
 }
 
 /// Wait for `child`, failing (after killing it) if it takes longer than `limit`: keyctl must
