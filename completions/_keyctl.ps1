@@ -306,11 +306,13 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         'keyctl;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable')
             [CompletionResult]::new('--challenge', '--challenge', [CompletionResultType]::ParameterName, 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none')
+            [CompletionResult]::new('--max-expire', '--max-expire', [CompletionResultType]::ParameterName, 'The longest a key made over HTTP may live (a login asking for longer gets this)')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Connections served at once; more wait until one closes')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--require-tls', '--require-tls', [CompletionResultType]::ParameterName, 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)')
             [CompletionResult]::new('--access-log', '--access-log', [CompletionResultType]::ParameterName, 'Log one line per request on stderr (credentials in query strings are redacted)')
+            [CompletionResult]::new('--self-service', '--self-service', [CompletionResultType]::ParameterName, 'Serve self-service endpoints: POST /v1/authkeys (a key for a user and password, over HTTPS only) and /v1/user/keys, /v1/user (a user''s own keys)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -926,7 +926,7 @@ _keyctl() {
             return 0
             ;;
         keyctl__subcmd__serve)
-            opts="-h --listen --challenge --require-tls --access-log --max-connections --db --json --actor --help"
+            opts="-h --listen --challenge --require-tls --access-log --self-service --max-expire --max-connections --db --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -938,6 +938,10 @@ _keyctl() {
                     ;;
                 --challenge)
                     COMPREPLY=($(compgen -W "bearer basic none" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-expire)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-connections)

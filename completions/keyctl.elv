@@ -275,11 +275,13 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         &'keyctl;serve'= {
             cand --listen 'Where to listen: HOST:PORT (port 0 picks one) or unix:PATH (mode 0660); repeatable'
             cand --challenge 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none'
+            cand --max-expire 'The longest a key made over HTTP may live (a login asking for longer gets this)'
             cand --max-connections 'Connections served at once; more wait until one closes'
             cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --require-tls 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)'
             cand --access-log 'Log one line per request on stderr (credentials in query strings are redacted)'
+            cand --self-service 'Serve self-service endpoints: POST /v1/authkeys (a key for a user and password, over HTTPS only) and /v1/user/keys, /v1/user (a user''s own keys)'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

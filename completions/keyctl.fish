@@ -219,11 +219,13 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l listen -d 'Where
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l challenge -d 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none' -r -f -a "bearer\t''
 basic\t''
 none\t''"
+complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l max-expire -d 'The longest a key made over HTTP may live (a login asking for longer gets this)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l max-connections -d 'Connections served at once; more wait until one closes' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l require-tls -d 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l access-log -d 'Log one line per request on stderr (credentials in query strings are redacted)'
+complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l self-service -d 'Serve self-service endpoints: POST /v1/authkeys (a key for a user and password, over HTTPS only) and /v1/user/keys, /v1/user (a user\'s own keys)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand help; and not __fish_seen_subcommand_from create list show reset expire path disable enable delete prune verify export import adopt user log serve help" -f -a "create" -d 'Create a key and print its token, once'

@@ -758,6 +758,20 @@ pub struct ServeArgs {
     #[arg(long)]
     pub access_log: bool,
 
+    /// Serve self-service endpoints: POST /v1/authkeys (a key for a user and password,
+    /// over HTTPS only) and /v1/user/keys, /v1/user (a user's own keys)
+    #[arg(long)]
+    pub self_service: bool,
+
+    /// The longest a key made over HTTP may live (a login asking for longer gets this)
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "90d",
+        requires = "self_service"
+    )]
+    pub max_expire: Duration,
+
     /// Connections served at once; more wait until one closes
     #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     pub max_connections: usize,

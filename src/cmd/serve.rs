@@ -16,6 +16,8 @@ pub fn run(args: ServeArgs, ctx: &Ctx) -> Result<ExitCode> {
         access_log: args.access_log,
         lock_timeout: ctx.lock_timeout,
         max_connections: args.max_connections,
+        self_service: args.self_service,
+        max_expire: args.max_expire,
     })?;
     for address in server.addresses() {
         output::note(&format!("serving {address}"));

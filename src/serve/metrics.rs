@@ -20,6 +20,7 @@ pub(crate) enum Endpoint {
     Verify,
     Health,
     Metrics,
+    SelfService,
     Other,
 }
 
@@ -31,6 +32,8 @@ impl Endpoint {
             "/v1/verify" => Endpoint::Verify,
             "/healthz" => Endpoint::Health,
             "/metrics" => Endpoint::Metrics,
+            "/v1/authkeys" | "/v1/user" | "/v1/user/keys" => Endpoint::SelfService,
+            p if p.starts_with("/v1/user/keys/") => Endpoint::SelfService,
             _ => Endpoint::Other,
         }
     }
@@ -41,6 +44,7 @@ impl Endpoint {
             Endpoint::Verify => "verify",
             Endpoint::Health => "healthz",
             Endpoint::Metrics => "metrics",
+            Endpoint::SelfService => "self_service",
             Endpoint::Other => "other",
         }
     }

@@ -10,6 +10,7 @@ mod api;
 mod auth;
 mod log;
 mod metrics;
+mod selfservice;
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -123,12 +124,17 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// Connections served at once; more wait in the listen queue until one closes.
     pub max_connections: usize,
+    /// Serve the self-service endpoints (`/v1/authkeys`, `/v1/user/...`).
+    pub self_service: bool,
+    /// The longest a key made over HTTP may live.
+    pub max_expire: crate::time::Duration,
 }
 
 /// What every request handler shares.
 pub(crate) struct Shared {
     config: Config,
     metrics: metrics::Metrics,
+    limiter: selfservice::Limiter,
 }
 
 thread_local! {
@@ -137,7 +143,7 @@ thread_local! {
 }
 
 impl Shared {
-    fn open(&self) -> Result<Store> {
+    pub(crate) fn open(&self) -> Result<Store> {
         Store::open_with(
             &self.config.db,
             &Options {
@@ -200,6 +206,7 @@ impl Server {
             .map_err(|e| Error::Store(format!("cannot start the server's threads: {e}")))?;
         let shared = Arc::new(Shared {
             metrics: metrics::Metrics::new(),
+            limiter: selfservice::Limiter::default(),
             config,
         });
         // Refuse to start on a store that is not there or not a keyctl store.
@@ -308,9 +315,9 @@ async fn serve(shared: Arc<Shared>, listeners: Vec<Bound>) -> Result<()> {
                         };
                         tokio::select! {
                             accepted = l.accept() => match accepted {
-                                Ok((stream, _)) => {
+                                Ok((stream, peer)) => {
                                     let _ = stream.set_nodelay(true);
-                                    if tx.send(Conn::Tcp(stream, permit)).await.is_err() {
+                                    if tx.send(Conn::Tcp(stream, peer, permit)).await.is_err() {
                                         return;
                                     }
                                 }
@@ -358,12 +365,17 @@ async fn serve(shared: Arc<Shared>, listeners: Vec<Bound>) -> Result<()> {
             conn = conn_rx.recv() => {
                 let Some(conn) = conn else { break };
                 let shared = Arc::clone(&shared);
+                let peer: Arc<str> = match &conn {
+                    Conn::Tcp(_, peer, _) => peer.ip().to_string().into(),
+                    Conn::Unix(..) => "unix".into(),
+                };
                 let service = hyper::service::service_fn(move |req| {
                     let shared = Arc::clone(&shared);
-                    async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+                    let peer = Arc::clone(&peer);
+                    async move { Ok::<_, Infallible>(handle(&shared, req, &peer).await) }
                 });
                 match conn {
-                    Conn::Tcp(stream, permit) => {
+                    Conn::Tcp(stream, _, permit) => {
                         let c = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                         tokio::spawn(async move {
                             let _ = c.await;
@@ -393,7 +405,11 @@ async fn serve(shared: Arc<Shared>, listeners: Vec<Bound>) -> Result<()> {
 }
 
 enum Conn {
-    Tcp(tokio::net::TcpStream, tokio::sync::OwnedSemaphorePermit),
+    Tcp(
+        tokio::net::TcpStream,
+        SocketAddr,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
     Unix(tokio::net::UnixStream, tokio::sync::OwnedSemaphorePermit),
 }
 
@@ -472,7 +488,22 @@ pub(crate) fn response(
     r
 }
 
-async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// The client a request came from: the last `X-Forwarded-For` entry (what the proxy in
+/// front saw), else the connection's peer.
+fn client_of(req: &Request<Incoming>, peer: &str) -> String {
+    req.headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or(peer)
+        .to_owned()
+}
+
+async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: &str) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
     let target = req
@@ -522,7 +553,13 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
                     .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
                 a
             }
-            metrics::Endpoint::Other => Answer::plain(StatusCode::NOT_FOUND, "not found\n"),
+            metrics::Endpoint::SelfService if shared.config.self_service => {
+                let client = client_of(&req, peer);
+                selfservice::answer(shared, req, &client).await
+            }
+            metrics::Endpoint::SelfService | metrics::Endpoint::Other => {
+                Answer::plain(StatusCode::NOT_FOUND, "not found\n")
+            }
         }
     };
     let status = answer.response.status();
