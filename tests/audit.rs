@@ -399,3 +399,29 @@ fn removing_a_user_revokes_every_key_at_once() {
     assert!(!env.keys_rows().contains("leaver"));
     env.run(&["user", "remove", "nobody", "--yes"]).code(3);
 }
+
+#[test]
+fn on_a_terminal_passwd_asks_twice_without_echo() {
+    let env = Env::new();
+    env.run(&["user", "add", "alice"]).code(0);
+    for (second, code) in [("correct horse battery", 0), ("another password!!", 2)] {
+        let Some(mut term) = common::Terminal::start(&env, "\"$KEYCTL\" user passwd alice", &[])
+        else {
+            return;
+        };
+        term.wait_for("New password:");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        term.type_in(b"correct horse battery\n");
+        term.wait_for("Again:");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        term.type_in(format!("{second}\n").as_bytes());
+        let out = term.finish();
+        assert!(!out.stdout.contains("horse"), "not echoed: {out:?}");
+        let set = env.rows().contains("argon2id");
+        assert_eq!(set, code == 0, "{out:?}");
+        if code != 0 {
+            assert!(out.stdout.contains("differ"), "{out:?}");
+        }
+        env.run(&["user", "passwd", "alice", "--clear"]).code(0);
+    }
+}
