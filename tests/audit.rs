@@ -162,6 +162,43 @@ fn every_change_is_one_event_with_its_actor_and_no_secret() {
         "{}",
         out.stdout
     );
+
+    // An import is recorded in the store it goes into, one event per key.
+    let exported = env.run(&["export", "--all"]);
+    exported.code(0);
+    let target = env.dir.path().join("target.db");
+    let out: Out = {
+        use std::io::Write;
+        let mut child = env
+            .command()
+            .env("KEYCTL_ACTOR", "migration")
+            .args(["--db", target.to_str().unwrap(), "import"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(exported.stdout.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap().into()
+    };
+    out.code(0);
+    let imported = env
+        .run(&["--db", target.to_str().unwrap(), "log", "--json"])
+        .json();
+    let keys = env.run(&["list", "--all", "--json"]).json();
+    assert_eq!(
+        imported.as_array().unwrap().len(),
+        keys.as_array().unwrap().len()
+    );
+    for e in imported.as_array().unwrap() {
+        assert_eq!(
+            (&e["action"], &e["actor"]),
+            (&Value::from("import"), &Value::from("migration"))
+        );
+    }
 }
 
 /// Run `keyctl log --check` on a copy of the store changed by `sql`.
