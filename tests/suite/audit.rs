@@ -1,7 +1,7 @@
 //! Users and the audit log through the built binary: accounts and passwords, one event per
 //! change with the right actor, and tampering with the log found by `keyctl log --check`.
 
-mod common;
+use crate::common;
 
 use common::{Env, Out, id_of};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! the library, `keyctl serve`), with every rule of a keyctl key, and never slow a keyctl
 //! token down.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

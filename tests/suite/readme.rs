@@ -1,7 +1,7 @@
 //! Every `sh` block of README.md, run in order in one shell against a throwaway store, with
 //! `keyctl` on `PATH`: the README's examples work when followed as written.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 

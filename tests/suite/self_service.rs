@@ -2,7 +2,7 @@
 //! own keys by password or by key, failed passwords limited, and the README's curl lines
 //! run against the real server.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 

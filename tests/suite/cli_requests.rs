@@ -3,7 +3,7 @@
 //! state, plus `ambiguous`, `missing`, `insecure_transport`, JSON `source`/`warnings`, the
 //! request-head limits, and that no token ever reaches stderr.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Stdio;

@@ -1,6 +1,6 @@
 //! Shell completions and man pages are rendered from the clap definition here (so the
 //! binary carries no generator), and the checked-in copies under `completions/` and `man/`
-//! must match. Regenerate with `UPDATE_GENERATED=1 cargo test --test generated`.
+//! must match. Regenerate with `UPDATE_GENERATED=1 cargo test --test suite generated`.
 
 use std::io::Write;
 use std::path::Path;
@@ -115,7 +115,7 @@ fn completions_and_man_pages_are_fresh() {
     }
     assert!(
         stale.is_empty(),
-        "stale generated files {stale:?}: run `UPDATE_GENERATED=1 cargo test --test generated` and commit them"
+        "stale generated files {stale:?}: run `UPDATE_GENERATED=1 cargo test --test suite generated` and commit them"
     );
 }
 

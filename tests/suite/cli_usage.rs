@@ -2,7 +2,7 @@
 //! and usage lines, tokens typed where a key was expected, and messages that say what to
 //! do instead.
 
-mod common;
+use crate::common;
 
 use common::{Env, Out, id_of};
 

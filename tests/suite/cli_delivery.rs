@@ -2,7 +2,7 @@
 //! command that waits for another process's lock, and a writer killed in the middle of a
 //! change.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::Read;
@@ -252,7 +252,7 @@ fn a_writer_killed_mid_change_is_explained_to_readers_and_recovered_by_a_writer(
     let mut writer = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "helper_write_and_wait_to_be_killed",
+            "cli_delivery::helper_write_and_wait_to_be_killed",
             "--ignored",
             "--nocapture",
         ])

@@ -4,7 +4,7 @@
 //! is tested, so they cannot go stale. A missing nginx or Caddy skips the tests, and fails
 //! them under `KEYCTL_TEST_STRICT=1`.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use common::{Env, Reply, Served, free_port, has_program, http};
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 /// Where the README's configurations put keyctl, the app and the proxy.
 const KEYCTL_AT: &str = "127.0.0.1:7878";

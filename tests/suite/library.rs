@@ -4,7 +4,7 @@
 //! verification, whether or not the store remembered the key (it does, after one
 //! verification), in the rollback journal and in WAL mode.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! to open (and leaves untouched), read-only use, secrets at rest, and many processes
 //! writing at once.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

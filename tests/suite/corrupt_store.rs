@@ -7,7 +7,7 @@
 //! The cases are random but replayable: the seed is printed first and in every failure
 //! (`KEYCTL_TEST_SEED=N` runs the same cases again, `KEYCTL_TEST_CASE=I` only case I).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Black-box tests of `keyctl verify`: where the token comes from, every rejection reason
 //! and its JSON, the plain output line, hostile input, and request-path matching.
 
-mod common;
+use crate::common;
 
 use common::{Env, Out, assert_no_secret_fields, id_of};
 use serde_json::{Value, json};

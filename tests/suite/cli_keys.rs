@@ -1,7 +1,7 @@
 //! Black-box tests of the key-management commands (create, list, show, reset, expire, path,
 //! delete) and of the help texts, run through the built binary against a temporary store.
 
-mod common;
+use crate::common;
 
 use clap::CommandFactory;
 use common::{Env, Out, Terminal, assert_key_json, id_of, now, on_terminal, secs};

@@ -4,7 +4,7 @@
 //! Each test ends by checking the store itself (`PRAGMA integrity_check`, the schema, the
 //! rows), not only what keyctl printed.
 
-mod common;
+use crate::common;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;

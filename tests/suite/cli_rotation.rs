@@ -2,7 +2,7 @@
 //! repeated and concurrent resets, disable/enable, last-use tracking and its throttling,
 //! the list filters, prune, and the upgrade of a version-1 store.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,7 @@
 //! `keyctl export` and `keyctl import`: a store moved to another place answers every token
 //! as before, and an import that cannot be done whole changes nothing.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -2,7 +2,7 @@
 //! headers, challenges, where the original path comes from, TLS), the JSON endpoint,
 //! health, metrics, the access log, shutdown, hostile clients and revocation.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
