@@ -243,7 +243,7 @@ fn a_verifier_can_move_to_another_thread() {
 fn prune_removes_only_the_listed_keys_still_prunable() {
     let env = Env::new();
     let old = env.create(&["--user", "svc", "--name", "old", "--expire", "1d"]);
-    let later = env.create(&["--user", "svc", "--name", "later", "--expire", "2d"]);
+    let later = env.create(&["--user", "svc", "--name", "later", "--expire", "3d"]);
     let extended = env.create(&["--user", "svc", "--name", "extended", "--expire", "1d"]);
     let (mut store, t) = store_at(&env.db, common::now() + 5 * 86_400);
     let older_than: keyctl::time::Duration = "3d".parse().unwrap();

@@ -120,8 +120,52 @@ pub fn id_of(token: &str) -> &str {
     token.split('_').nth(1).expect("token has an id part")
 }
 
-/// The fields every key has in JSON (create, list, show, reset, expire, path, delete).
-pub const KEY_FIELDS: [&str; 12] = [
+/// The JSON of one key, as documented (create and reset add `token`). Decoding into it
+/// fails on a field renamed, added or missing.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct KeyJson {
+    pub id: String,
+    pub user: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub prefix: String,
+    pub paths: Vec<String>,
+    pub created: String,
+    pub updated: String,
+    pub expires: Option<String>,
+    pub deleted: Option<String>,
+    pub disabled: Option<String>,
+    pub last_used: Option<String>,
+    pub superseded: Vec<String>,
+    pub status: String,
+    pub adopted: bool,
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// The JSON of a verdict (`verify --json`, `POST /v1/verify`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct VerdictJson {
+    pub valid: bool,
+    pub reason: Option<String>,
+    pub id: Option<String>,
+    pub user: Option<String>,
+    pub name: Option<String>,
+    pub expires: Option<String>,
+    pub paths: Vec<String>,
+    pub superseded: bool,
+    pub grace_until: Option<String>,
+    pub source: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The fields every key has in JSON (create, list, show, reset, expire, path, delete): every
+/// field of [`KeyJson`] but `token`.
+pub const KEY_FIELDS: [&str; 15] = [
     "id",
     "user",
     "name",
@@ -132,9 +176,19 @@ pub const KEY_FIELDS: [&str; 12] = [
     "updated",
     "expires",
     "deleted",
+    "disabled",
+    "last_used",
+    "superseded",
     "status",
     "adopted",
 ];
+
+/// Decode `v` into `T`, failing the test with the JSON when it does not fit.
+#[track_caller]
+pub fn decode<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> T {
+    serde_json::from_value(v.clone())
+        .unwrap_or_else(|e| panic!("JSON does not have the documented shape ({e}): {v}"))
+}
 
 /// Assert the JSON shape of one key: every documented field, timestamps in keyctl's format,
 /// and no secret material under any name.
@@ -146,6 +200,7 @@ pub fn assert_key_json(k: &serde_json::Value) {
     for f in KEY_FIELDS {
         assert!(obj.contains_key(f), "key JSON lacks {f:?}: {k}");
     }
+    let _: KeyJson = decode(k);
     assert!(k["id"].is_string() && k["user"].is_string() && k["prefix"].is_string());
     assert!(k["paths"].is_array(), "paths is an array: {k}");
     secs(&k["created"]);
@@ -269,7 +324,9 @@ impl Env {
         let mut all = vec!["verify", "--json"];
         all.extend_from_slice(args);
         let out = self.run_stdin(&all, format!("{token}\n").as_bytes());
-        (out.code, out.json())
+        let v = out.json();
+        let _: VerdictJson = decode(&v);
+        (out.code, v)
     }
 
     /// Every row of the store, as text, for "nothing changed" checks. Empty when no store.
