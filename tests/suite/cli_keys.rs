@@ -4,41 +4,10 @@
 use crate::common;
 
 use clap::CommandFactory;
-use common::{Env, Out, Terminal, assert_key_json, id_of, now, on_terminal, secs};
+use common::{
+    Env, Out, Terminal, assert_key_json, id_of, list, now, on_terminal, refused, secs, show,
+};
 use serde_json::Value;
-
-/// Run keyctl with `args`, expecting exit 2 (invalid input) and no output on stdout.
-#[track_caller]
-fn refused(env: &Env, args: &[&str]) -> Out {
-    let out = env.run(args);
-    assert_eq!(
-        out.code, 2,
-        "{args:?} should be refused with exit 2; stdout:\n{}\nstderr:\n{}",
-        out.stdout, out.stderr
-    );
-    assert_eq!(out.stdout, "", "{args:?} printed data");
-    assert!(!out.stderr.is_empty(), "{args:?} says why on stderr");
-    out
-}
-
-/// `keyctl show KEY --json`.
-#[track_caller]
-fn show(env: &Env, key: &str) -> Value {
-    let v = env.run(&["show", key, "--json"]).code(0).json();
-    assert_key_json(&v);
-    v
-}
-
-/// `keyctl list --json` with extra args.
-#[track_caller]
-fn list(env: &Env, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["list", "--json"];
-    all.extend_from_slice(args);
-    let v = env.run(&all).code(0).json();
-    let keys = v.as_array().expect("list --json prints an array").clone();
-    keys.iter().for_each(assert_key_json);
-    keys
-}
 
 fn ids(keys: &[Value]) -> Vec<&str> {
     keys.iter().map(|k| k["id"].as_str().unwrap()).collect()

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use base64::Engine as _;
-use common::{Env, Out};
+use common::{Env, Out, id_of, secret_of};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -430,10 +430,6 @@ struct Keys {
     restricted: String,
 }
 
-fn id_of(token: &str) -> &str {
-    token.split('_').nth(1).expect("token id")
-}
-
 impl Keys {
     fn new() -> Keys {
         let env = Env::new();
@@ -464,12 +460,6 @@ impl Keys {
             &self.restricted,
         ]
     }
-}
-
-/// The 43-character secret of a token.
-fn secret_of(token: &str) -> &str {
-    let body = token.splitn(3, '_').nth(2).expect("token body");
-    &body[..43]
 }
 
 /// Problems if any of `tokens`, or any 16-character piece of their secrets, is in `text`.

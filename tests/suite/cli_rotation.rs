@@ -8,56 +8,14 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::{Env, Out, assert_key_json, id_of, now, on_terminal, secs, unprivileged};
+use common::{
+    Env, Out, assert_key_json, forged, id_of, list, listed, now, on_terminal, refused, secs, show,
+    unprivileged,
+};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
 // helpers
-
-/// Run keyctl with `args`, expecting exit 2 (invalid input), nothing on stdout, a reason on
-/// stderr and an unchanged store.
-#[track_caller]
-fn refused(env: &Env, args: &[&str]) -> Out {
-    let before = env.rows();
-    let out = env.run(args);
-    assert_eq!(
-        out.code, 2,
-        "{args:?} should be refused with exit 2; stdout:\n{}\nstderr:\n{}",
-        out.stdout, out.stderr
-    );
-    assert_eq!(out.stdout, "", "{args:?} printed data");
-    assert!(!out.stderr.is_empty(), "{args:?} says why on stderr");
-    assert_eq!(env.rows(), before, "{args:?} changed the store");
-    out
-}
-
-/// `keyctl show KEY --json`.
-#[track_caller]
-fn show(env: &Env, key: &str) -> Value {
-    let v = env.run(&["show", key, "--json"]).code(0).json();
-    assert_key_json(&v);
-    v
-}
-
-/// `keyctl list --json` with extra args.
-#[track_caller]
-fn list(env: &Env, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["list", "--json"];
-    all.extend_from_slice(args);
-    let v = env.run(&all).code(0).json();
-    let keys = v.as_array().expect("list --json prints an array").clone();
-    keys.iter().for_each(assert_key_json);
-    keys
-}
-
-/// The ids `list --json` prints with `args`.
-#[track_caller]
-fn listed(env: &Env, args: &[&str]) -> Vec<String> {
-    list(env, args)
-        .iter()
-        .map(|k| k["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 /// `keyctl ARGS` (a reset or rotate) and the one token it printed.
 #[track_caller]
@@ -115,12 +73,6 @@ fn superseded_rows(env: &Env) -> i64 {
     store(env)
         .query_row("SELECT count(*) FROM superseded", [], |r| r.get(0))
         .unwrap()
-}
-
-/// A token for key `id` with a well-formed checksum but a secret the store never issued.
-fn forged(id: &str) -> String {
-    let token = keyctl::token::generate(&"kc".parse().unwrap(), &id.parse().unwrap()).unwrap();
-    token.reveal().to_owned()
 }
 
 fn day() -> i64 {

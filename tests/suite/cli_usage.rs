@@ -4,12 +4,7 @@
 
 use crate::common;
 
-use common::{Env, Out, id_of};
-
-/// The secret part of a token: what must never be repeated.
-fn secret_of(token: &str) -> &str {
-    &token[token.len() - 49..token.len() - 6]
-}
+use common::{Env, Out, id_of, secret_of};
 
 #[track_caller]
 fn assert_no_secret(out: &Out, token: &str) {

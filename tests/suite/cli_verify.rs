@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{Env, Out, assert_no_secret_fields, id_of};
+use common::{Env, Out, assert_no_secret_fields, forged, id_of};
 use serde_json::{Value, json};
 
 /// The fields the issue promises in `verify --json`.
@@ -45,13 +45,6 @@ fn verdict(env: &Env, token: &str, args: &[&str]) -> Value {
 /// The secret part of a token (everything after the id), which must never be echoed.
 fn secret(token: &str) -> &str {
     &token[token.len() - 49..]
-}
-
-/// A well-formed token (correct checksum) for key `id` with a secret keyctl never issued.
-fn forged(id: &str) -> String {
-    let signed = format!("kc_{id}_{}", "Q".repeat(43));
-    let check = keyctl::token::checksum(&signed);
-    format!("{signed}{check}")
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Env, Out, id_of};
+use common::{Env, Out, id_of, secret_of};
 use keyctl::store::sqlite::schema;
 
 // ---------------------------------------------------------------------------------------
@@ -667,11 +667,6 @@ fn forge(prefix: &str, id: &str, secret: &str) -> String {
     let signed = format!("{prefix}_{id}_{secret}");
     let check = keyctl::token::checksum(&signed);
     format!("{signed}{check}")
-}
-
-fn secret_of(token: &str) -> &str {
-    let body = token.rsplit('_').next().unwrap();
-    &body[..keyctl::token::SECRET_LEN]
 }
 
 /// A store with a path-restricted key, an unrestricted one and one revoked long ago.

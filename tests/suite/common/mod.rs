@@ -115,6 +115,63 @@ pub fn secs(v: &serde_json::Value) -> i64 {
         .timestamp()
 }
 
+/// Run keyctl with `args`, expecting exit 2 (invalid input), no output on stdout, a reason
+/// on stderr, and the store unchanged.
+#[track_caller]
+pub fn refused(env: &Env, args: &[&str]) -> Out {
+    let before = env.rows();
+    let out = env.run(args);
+    assert_eq!(
+        out.code, 2,
+        "{args:?} should be refused with exit 2; stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(out.stdout, "", "{args:?} printed data");
+    assert!(!out.stderr.is_empty(), "{args:?} says why on stderr");
+    assert_eq!(env.rows(), before, "{args:?} changed the store");
+    out
+}
+
+/// `keyctl show KEY --json`, checked for its shape.
+#[track_caller]
+pub fn show(env: &Env, key: &str) -> serde_json::Value {
+    let v = env.run(&["show", key, "--json"]).code(0).json();
+    assert_key_json(&v);
+    v
+}
+
+/// `keyctl list --json` with extra args, each key checked for its shape.
+#[track_caller]
+pub fn list(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["list", "--json"];
+    all.extend_from_slice(args);
+    let v = env.run(&all).code(0).json();
+    let keys = v.as_array().expect("list --json prints an array").clone();
+    keys.iter().for_each(assert_key_json);
+    keys
+}
+
+/// The ids `list --json` prints with `args`.
+#[track_caller]
+pub fn listed(env: &Env, args: &[&str]) -> Vec<String> {
+    list(env, args)
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The 43-character secret of a token: what must never be repeated anywhere.
+pub fn secret_of(token: &str) -> &str {
+    let body = token.rsplit('_').next().expect("a token");
+    &body[..keyctl::token::SECRET_LEN]
+}
+
+/// A well-formed token (correct checksum) for key `id`, with a secret keyctl never issued.
+pub fn forged(id: &str) -> String {
+    let token = keyctl::token::generate(&"kc".parse().unwrap(), &id.parse().unwrap()).unwrap();
+    token.reveal().to_owned()
+}
+
 /// The key id a token carries: `<prefix>_<id>_<rest>`.
 pub fn id_of(token: &str) -> &str {
     token.split('_').nth(1).expect("token has an id part")
