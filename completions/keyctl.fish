@@ -54,7 +54,7 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l description -d 
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l expire -d 'Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l expire-at -d 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l path -d 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l prefix -d 'Token prefix: 1-16 of a-z 0-9' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l prefix -d 'Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a later reset issues)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l json -d 'Print JSON on stdout instead of text'
@@ -150,7 +150,7 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l description -d '
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l expire -d 'Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l expire-at -d 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l path -d 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l prefix -d 'Prefix of the keyctl tokens a later reset issues: 1-16 of a-z 0-9' -r
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l prefix -d 'Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a later reset issues)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l digest -d 'Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r

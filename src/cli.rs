@@ -269,6 +269,14 @@ Examples:
 
 Exit codes: 0 ok, 2 invalid input or duplicate name, 4 store unusable.")]
 pub struct CreateArgs {
+    #[command(flatten)]
+    pub key: KeySettings,
+}
+
+/// What a new key is: its owner, name, description, expiry, paths and token prefix (create
+/// and adopt).
+#[derive(Debug, Args)]
+pub struct KeySettings {
     /// Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -
     #[arg(long, value_name = "USER")]
     pub user: UserName,
@@ -298,7 +306,8 @@ pub struct CreateArgs {
     #[arg(long = "path", value_name = "PREFIX")]
     pub paths: Vec<PathPrefix>,
 
-    /// Token prefix: 1-16 of a-z 0-9
+    /// Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a
+    /// later reset issues)
     #[arg(long, value_name = "P", default_value = crate::token::DEFAULT_PREFIX)]
     pub prefix: TokenPrefix,
 }
@@ -681,38 +690,8 @@ verifies for one key. --prefix sets the prefix of the keyctl tokens a later rese
 
 Exit codes: 0 ok, 2 invalid token, digest or option, or token already adopted, 4 store unusable.")]
 pub struct AdoptArgs {
-    /// Owner of the key: 1-64 of A-Z a-z 0-9 . _ @ -
-    #[arg(long, value_name = "USER")]
-    pub user: UserName,
-
-    /// Name, unique among the user's live keys (same alphabet as USER)
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<KeyName>,
-
-    /// Free text shown by list and show (no control characters, at most 1000 characters)
-    #[arg(long, value_name = "TEXT")]
-    pub description: Option<Description>,
-
-    /// Expire after DUR: seconds (31536000) or with a unit s, m, h, d, w, y (90d)
-    #[arg(
-        long,
-        value_name = "DUR",
-        conflicts_with = "expire_at",
-        allow_hyphen_values = true
-    )]
-    pub expire: Option<Duration>,
-
-    /// Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)
-    #[arg(long, value_name = "TIME")]
-    pub expire_at: Option<Timestamp>,
-
-    /// Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable
-    #[arg(long = "path", value_name = "PREFIX")]
-    pub paths: Vec<PathPrefix>,
-
-    /// Prefix of the keyctl tokens a later reset issues: 1-16 of a-z 0-9
-    #[arg(long, value_name = "P", default_value = crate::token::DEFAULT_PREFIX)]
-    pub prefix: TokenPrefix,
+    #[command(flatten)]
+    pub key: KeySettings,
 
     /// Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256
     #[arg(long, value_name = "sha256:HEX")]

@@ -5,22 +5,11 @@ use std::process::ExitCode;
 use super::{Ctx, output, secret};
 use crate::cli::AdoptArgs;
 use crate::error::{Error, Result};
-use crate::paths::PathPrefixes;
-use crate::store::{Access, NewKey};
-use crate::time::Expiry;
+use crate::store::Access;
 use crate::token::AdoptedToken;
 
 pub fn run(args: AdoptArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let mut new = NewKey::new(args.user);
-    new.name = args.name;
-    new.description = args.description;
-    new.prefix = args.prefix;
-    new.paths = PathPrefixes::new(args.paths)?;
-    new.expires = match (args.expire, args.expire_at) {
-        (Some(d), _) => Expiry::In(d),
-        (None, Some(at)) => Expiry::At(at),
-        (None, None) => Expiry::Never,
-    };
+    let new = super::create::new_key(args.key)?;
     // The token is read before the store is opened, and never kept: only its digest is.
     let digest = match args.digest {
         Some(digest) => digest,

@@ -3,13 +3,14 @@
 use std::process::ExitCode;
 
 use super::{Ctx, output};
-use crate::cli::CreateArgs;
+use crate::cli::{CreateArgs, KeySettings};
 use crate::error::Result;
 use crate::paths::PathPrefixes;
 use crate::store::{Access, NewKey};
 use crate::time::Expiry;
 
-pub fn run(args: CreateArgs, ctx: &Ctx) -> Result<ExitCode> {
+/// The new key the command line describes.
+pub(super) fn new_key(args: KeySettings) -> Result<NewKey> {
     let mut new = NewKey::new(args.user);
     new.name = args.name;
     new.description = args.description;
@@ -20,6 +21,11 @@ pub fn run(args: CreateArgs, ctx: &Ctx) -> Result<ExitCode> {
         (None, Some(at)) => Expiry::At(at),
         (None, None) => Expiry::Never,
     };
+    Ok(new)
+}
+
+pub fn run(args: CreateArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let new = new_key(args.key)?;
     let mut store = ctx.open(Access::Create)?;
     let issued = store.create_key(&new)?;
     let key = &issued.key;

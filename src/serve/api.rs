@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
 
@@ -41,13 +41,7 @@ pub(crate) async fn answer(shared: &Shared, req: Request<Incoming>) -> Answer {
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return a;
     }
-    let json = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-    if !json {
+    if !super::is_json(&req) {
         return error(
             StatusCode::BAD_REQUEST,
             "the body must be JSON, sent with Content-Type: application/json",

@@ -470,6 +470,16 @@ impl Answer {
     }
 }
 
+/// Whether a request says its body is JSON (`Content-Type: application/json`, any
+/// parameters).
+pub(crate) fn is_json(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// A response with no-store caching: answers about credentials must not be reused. An
 /// empty body has no content type.
 pub(crate) fn response(

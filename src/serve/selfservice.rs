@@ -14,7 +14,7 @@ use std::time::{Duration as StdDuration, Instant};
 use base64::Engine as _;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use hyper::{Request, StatusCode};
 use serde::Deserialize;
 
@@ -479,13 +479,7 @@ fn by_key(shared: &Shared, req: &Request<Incoming>) -> Result<Caller, Answer> {
 
 /// A JSON request body, at most [`MAX_BODY`].
 async fn body<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Answer> {
-    let json = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-    if !json {
+    if !super::is_json(&req) {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "invalid",
