@@ -19,6 +19,10 @@ The key store file, when \fB\-\-db\fR is not given. Empty means unset.
 How long to wait for another process that holds the store locked before giving up with
 exit code 4: a duration such as \fB30\fR or \fB2m\fR (default \fB5\fR seconds).
 .TP
+\fBKEYCTL_ACTOR\fR
+Who the audit log names for the changes a command makes, when \fB\-\-actor\fR is not
+given (a CI job id, say); without either, the name of the user running keyctl.
+.TP
 \fBNO_COLOR\fR
 When set and not empty, tables are printed without box drawing, as when stdout is not a
 terminal.
