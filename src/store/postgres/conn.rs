@@ -278,6 +278,11 @@ impl Target {
         Ok(Target { config, tls, site })
     }
 
+    /// What tells one database from another for the process's watches and back-offs.
+    pub fn site_key(&self) -> &str {
+        &self.site.shown
+    }
+
     /// A new connection.
     pub fn connect(&self) -> Result<Client> {
         match &self.tls {
@@ -494,4 +499,56 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
         }
         _ => f(),
     }
+}
+
+/// Longest pause between attempts to reconnect after a connection broke.
+const MAX_BACKOFF: Duration = Duration::from_millis(1000);
+
+/// When connections to one database of this process may be tried again, shared by every
+/// store and the listener: while the server is down, the process tries about once per
+/// pause (not once per request), and once any connection succeeds, every store tries again
+/// at once.
+#[derive(Default)]
+pub(crate) struct Backoff {
+    /// Not before this instant; the pause that set it; the failure to repeat meanwhile.
+    state: std::sync::Mutex<Option<(std::time::Instant, Duration, String)>>,
+}
+
+impl Backoff {
+    /// The failure to answer with now, while a pause lasts.
+    pub fn pausing(&self) -> Option<String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .as_ref()
+            .filter(|(until, _, _)| std::time::Instant::now() < *until)
+            .map(|(_, _, why)| why.clone())
+    }
+
+    /// A connection attempt failed: pause, twice as long as last time.
+    pub fn failed(&self, why: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let pause = state
+            .as_ref()
+            .map_or(Duration::from_millis(50), |(_, p, _)| {
+                (*p * 2).min(MAX_BACKOFF)
+            });
+        *state = Some((std::time::Instant::now() + pause, pause, why.to_owned()));
+    }
+
+    /// A connection succeeded: no pause.
+    pub fn succeeded(&self) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// The process's back-off for the database `key` names.
+pub(crate) fn backoff(key: &str) -> Arc<Backoff> {
+    static ALL: std::sync::Mutex<Vec<(String, Arc<Backoff>)>> = std::sync::Mutex::new(Vec::new());
+    let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, b)) = all.iter().find(|(k, _)| k == key) {
+        return Arc::clone(b);
+    }
+    let b = Arc::new(Backoff::default());
+    all.push((key.to_owned(), Arc::clone(&b)));
+    b
 }

@@ -17,10 +17,9 @@ mod conn;
 pub mod schema;
 mod watch;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
 
 use postgres::error::SqlState;
 use postgres::types::{FromSql, ToSql};
@@ -59,9 +58,6 @@ const BATCH: i32 = 256;
 
 /// A verifier waits this long at most for another writer just to note a use.
 const TOUCH_TIMEOUT_MS: &str = "200ms";
-
-/// Longest pause between attempts to reconnect after a connection broke.
-const MAX_BACKOFF: StdDuration = StdDuration::from_millis(1000);
 
 /// Keys whose use this connection recorded lately, at most this many.
 const RECORDED_MAX: usize = 16_384;
@@ -116,10 +112,8 @@ impl<C: GenericClient> Db<'_, C> {
 pub(crate) struct Postgres {
     target: Target,
     conn: RefCell<Option<Conn>>,
-    /// After a failed reconnection: not before this instant, and the pause used.
-    retry: Cell<Option<(Instant, StdDuration)>>,
-    /// The error that started the pause, to repeat meanwhile.
-    last_error: RefCell<String>,
+    /// When to try connecting again after a failure (shared by the process).
+    backoff: Arc<conn::Backoff>,
     /// The process's watch of this database, once a verifier asked for a marker.
     watch: RefCell<Option<Arc<watch::Watch>>>,
     /// Keys whose use was recorded lately, by this connection: a remembered key's row
@@ -136,13 +130,12 @@ impl Postgres {
             Ok(client)
         })?;
         Ok(Postgres {
+            backoff: conn::backoff(target.site_key()),
             target,
             conn: RefCell::new(Some(Conn {
                 client,
                 stmts: HashMap::new(),
             })),
-            retry: Cell::new(None),
-            last_error: RefCell::new(String::new()),
             watch: RefCell::new(None),
             recorded: RefCell::new(HashMap::new()),
         })
@@ -159,10 +152,8 @@ impl Postgres {
             let mut slot = self.conn.borrow_mut();
             if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
                 *slot = None;
-                if let Some((not_before, _)) = self.retry.get()
-                    && Instant::now() < not_before
-                {
-                    return Err(Error::Store(self.last_error.borrow().clone()));
+                if let Some(why) = self.backoff.pausing() {
+                    return Err(Error::Store(why));
                 }
                 let reopened = self.target.connect().and_then(|mut client| {
                     check_schema(&mut client, self.site(), Access::Read)?;
@@ -170,19 +161,14 @@ impl Postgres {
                 });
                 match reopened {
                     Ok(client) => {
-                        self.retry.set(None);
+                        self.backoff.succeeded();
                         *slot = Some(Conn {
                             client,
                             stmts: HashMap::new(),
                         });
                     }
                     Err(e) => {
-                        let pause = self
-                            .retry
-                            .get()
-                            .map_or(StdDuration::from_millis(50), |r| (r.1 * 2).min(MAX_BACKOFF));
-                        self.retry.set(Some((Instant::now() + pause, pause)));
-                        *self.last_error.borrow_mut() = e.to_string();
+                        self.backoff.failed(&e.to_string());
                         return Err(e);
                     }
                 }
@@ -266,13 +252,6 @@ impl Postgres {
                 w
             }
         }
-    }
-}
-
-impl Target {
-    /// What tells one database from another for the process's watches.
-    fn site_key(&self) -> &str {
-        &self.site.shown
     }
 }
 

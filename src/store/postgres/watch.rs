@@ -117,10 +117,12 @@ fn listen(target: &Target, weak: &Weak<Watch>) {
                 .map_err(|e| target.site.err(e))?;
             Ok(c)
         });
+        let shared = super::conn::backoff(target.site_key());
         let mut client = match client {
             Ok(c) => c,
             Err(e) => {
                 watch.down();
+                shared.failed(&e.to_string());
                 if !said_down {
                     note(&format!(
                         "not told of changes, so remembering no key, until the database is back: {e}"
@@ -133,6 +135,7 @@ fn listen(target: &Target, weak: &Weak<Watch>) {
                 continue;
             }
         };
+        shared.succeeded();
         if said_down {
             note("told of changes again");
             said_down = false;
