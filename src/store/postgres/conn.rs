@@ -109,7 +109,18 @@ impl Site {
             return self.err(e);
         }
         let p = &self.shown;
-        let message = self.clean(&e.to_string());
+        // The client's message says what failed; its sources say why (refused, timed out,
+        // a certificate not trusted).
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+            source = s.source();
+        }
+        let message = self.clean(&message);
         Error::Store(format!("cannot connect to PostgreSQL at {p}: {message}"))
     }
 
@@ -269,6 +280,12 @@ impl Target {
             _ => lock,
         };
         config.options(&options);
+        // PostgreSQL never speaks TLS on a Unix socket, and libpq ignores sslmode there.
+        let local = config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, postgres::config::Host::Unix(_)));
+        let mode = if local { SslMode::Disable } else { mode };
         let tls = tls_for(mode, root.as_deref()).map_err(invalid)?;
         config.ssl_mode(match mode {
             SslMode::Disable => postgres::config::SslMode::Disable,
