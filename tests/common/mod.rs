@@ -221,7 +221,7 @@ impl Env {
     }
 
     /// A command for the built binary with a controlled environment: no inherited
-    /// `KEYCTL_*`, `NO_COLOR` or `XDG_*`; `HOME` and `XDG_DATA_HOME` inside the temp dir;
+    /// `KEYCTL_*`, `PG*`, `NO_COLOR` or `XDG_*`; `HOME` and `XDG_DATA_HOME` inside the temp dir;
     /// `KEYCTL_DB` pointing at this env's store (file or database).
     pub fn command(&self) -> Command {
         self.command_of(env!("CARGO_BIN_EXE_keyctl"))
@@ -233,7 +233,14 @@ impl Env {
         let mut cmd = Command::new(program);
         for (key, _) in std::env::vars_os() {
             let k = key.to_string_lossy();
-            if k.starts_with("KEYCTL_") || k.starts_with("XDG_") || k == "NO_COLOR" || k == "TERM" {
+            // PG*: a PostgreSQL store is named by its whole URL, never by the environment
+            // of whoever runs the tests (pg_virtualenv sets PGPASSWORD, PGHOST, ...).
+            if k.starts_with("KEYCTL_")
+                || k.starts_with("XDG_")
+                || k.starts_with("PG")
+                || k == "NO_COLOR"
+                || k == "TERM"
+            {
                 cmd.env_remove(&key);
             }
         }
