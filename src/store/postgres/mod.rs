@@ -802,6 +802,7 @@ impl Backend for Postgres {
     }
 
     fn users(&self, clock: &Clock) -> Result<Vec<UserInfo>> {
+        #[allow(clippy::redundant_closure)] // `users` alone is not general enough
         self.read(clock, |db, now| users(db, now))
     }
 
