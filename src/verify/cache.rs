@@ -222,6 +222,7 @@ mod tests {
         let mut cache = Cache::new(10);
         cache.insert(key("a"), Some(wal));
         assert!(cache.get(&id("a"), || Some(wal)).is_none());
+        #[allow(irrefutable_let_patterns)] // refutable with the postgres feature
         let Marker::Header(h) = header(1) else {
             unreachable!("a header")
         };
