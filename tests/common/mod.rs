@@ -303,12 +303,16 @@ impl Env {
 
     /// Every row of the store, as text, for "nothing changed" checks. Empty when no store.
     pub fn rows(&self) -> String {
+        #[cfg(feature = "postgres")]
+        if let Some(url) = &self.url {
+            return pg::rows(url);
+        }
         dump(&self.db)
     }
 
     /// [`Env::rows`] without the audit log: for changes undone, which the log records.
     pub fn keys_rows(&self) -> String {
-        dump(&self.db)
+        self.rows()
             .lines()
             .filter(|l| !l.starts_with("events:"))
             .map(|l| format!("{l}\n"))

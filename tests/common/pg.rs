@@ -68,31 +68,37 @@ impl TestDb {
 
     /// Every row of keyctl's tables, as text, for "nothing changed" checks.
     pub fn rows(&self) -> String {
-        let mut c = self.client();
-        let mut out = String::new();
-        for table in ["meta", "users", "keys", "superseded", "events"] {
-            let exists: bool = c
-                .query_one(
-                    &format!("SELECT to_regclass('keyctl.{table}') IS NOT NULL"),
-                    &[],
-                )
-                .unwrap()
-                .get(0);
-            if !exists {
-                continue;
-            }
-            for row in c
-                .query(
-                    &format!("SELECT t::text FROM keyctl.{table} t ORDER BY 1"),
-                    &[],
-                )
-                .unwrap()
-            {
-                out.push_str(&format!("{table}: {}\n", row.get::<_, String>(0)));
-            }
-        }
-        out
+        rows(&self.url)
     }
+}
+
+/// Every row of keyctl's tables in the database at `url`, as text, table by table (the
+/// audit log's lines start `events:`, as [`Env::rows`] gives them for a file).
+pub fn rows(url: &str) -> String {
+    let mut c = client(url);
+    let mut out = String::new();
+    for table in ["meta", "users", "keys", "superseded", "events"] {
+        let exists: bool = c
+            .query_one(
+                &format!("SELECT to_regclass('keyctl.{table}') IS NOT NULL"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if !exists {
+            continue;
+        }
+        for row in c
+            .query(
+                &format!("SELECT t::text FROM keyctl.{table} t ORDER BY 1"),
+                &[],
+            )
+            .unwrap()
+        {
+            out.push_str(&format!("{table}: {}\n", row.get::<_, String>(0)));
+        }
+    }
+    out
 }
 
 impl Drop for TestDb {
