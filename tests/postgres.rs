@@ -838,3 +838,73 @@ fn a_stopped_cluster_gives_503_never_2xx_and_serve_recovers_by_itself() {
     fleet.env.run(&["delete", id_of(&token), "--yes"]).code(0);
     fleet.until(&token, "/", 401, Duration::from_secs(1));
 }
+
+#[test]
+fn a_login_over_http_on_one_instance_makes_a_key_the_other_accepts() {
+    use base64::Engine as _;
+    let Some(db) = pg::fresh_db() else { return };
+    let env = Env::on(&db);
+    env.run(&["user", "add", "alice"]).code(0);
+    env.run_stdin(
+        &["user", "passwd", "alice", "--password-stdin"],
+        b"correct horse battery staple\n",
+    )
+    .code(0);
+    let a = Served::start(&env, &["--self-service"]);
+    let b = Served::start(&env, &[]);
+    let basic = |password: &str| {
+        let pair = format!("alice:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    let login = |auth: &str| {
+        a.request(
+            "POST",
+            "/v1/authkeys?name=laptop",
+            &[("Authorization", auth), ("X-Forwarded-Proto", "https")],
+            b"",
+        )
+    };
+    let wrong = login(&basic("not the password at all"));
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    let made = login(&basic("correct horse battery staple"));
+    assert_eq!(made.status, 201, "{made:?}");
+    let key: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    let token = key["token"].as_str().unwrap().to_owned();
+    assert_eq!(auth(&b, &token, "/"), 200);
+    assert_eq!(auth(&a, &token, "/"), 200);
+    assert!(env.actions().iter().any(|a| a == "login"));
+    env.run(&["log", "--check"]).code(0);
+}
+
+#[test]
+fn a_token_that_cannot_be_delivered_is_taken_back() {
+    let Some(db) = pg::fresh_db() else { return };
+    let env = Env::on(&db);
+    let token = env.create(&["--user", "ops", "--name", "k"]);
+    let full = || {
+        std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full")
+    };
+    for args in [&["create", "--user", "svc"][..], &["reset", "ops/k"]] {
+        let before: String = env
+            .rows()
+            .lines()
+            .filter(|l| !l.starts_with("events:"))
+            .collect();
+        let out = env.command().args(args).stdout(full()).output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
+        let after: String = env
+            .rows()
+            .lines()
+            .filter(|l| !l.starts_with("events:"))
+            .collect();
+        assert_eq!(after, before, "{args:?}: the store is as it was");
+        assert_eq!(env.actions().last().unwrap(), "undo");
+    }
+    assert_eq!(env.verify(&token, &[]).0, 0, "the reset was taken back");
+}
