@@ -21,7 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'keyctl' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -57,7 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--expire-at', '--expire-at', [CompletionResultType]::ParameterName, 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a later reset issues)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -69,7 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only keys with this status; repeatable')
             [CompletionResult]::new('--expiring-within', '--expiring-within', [CompletionResultType]::ParameterName, 'Only active keys that expire within DUR from now (14d, 12h)')
             [CompletionResult]::new('--unused-since', '--unused-since', [CompletionResultType]::ParameterName, 'Only keys created more than DUR ago and not used since (90d)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Include revoked (deleted) keys')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -78,7 +78,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;show' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -87,7 +87,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;reset' {
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep the old token valid for DUR (300, 15m, 1h, 7d)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -96,7 +96,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;rotate' {
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep the old token valid for DUR (300, 15m, 1h, 7d)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -105,7 +105,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;expire' {
             [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Expire at TIME: RFC 3339 or YYYY-MM-DD')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--never', '--never', [CompletionResultType]::ParameterName, 'Never expire')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -114,7 +114,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;path' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--clear', '--clear', [CompletionResultType]::ParameterName, 'Remove all prefixes (the key is then good for any path)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -123,7 +123,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;disable' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -131,7 +131,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;enable' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -139,7 +139,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;delete' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
@@ -152,7 +152,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;prune' {
             [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Remove keys revoked or expired more than DUR ago (30d, 1y)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
@@ -168,7 +168,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'A request header, ''Name: value''; repeatable')
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The request URL (absolute or /path?query); gives the path and query credentials')
             [CompletionResult]::new('--basic-user', '--basic-user', [CompletionResultType]::ParameterName, 'Accept Basic credentials only with this username (otherwise it is ignored)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'Read a raw HTTP/1.x request head (request line and headers) from stdin')
             [CompletionResult]::new('--require-tls', '--require-tls', [CompletionResultType]::ParameterName, 'Reject a request that did not come over https (every X-Forwarded-Proto value `https`, or without that header an https URL)')
@@ -182,7 +182,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only this user''s keys')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to a new FILE (mode 0600) instead of stdout; - is stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to a new FILE (mode 0600) instead of stdout; - is stdout')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Include revoked keys')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -192,7 +192,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
         }
         'keyctl;import' {
             [CompletionResult]::new('--on-conflict', '--on-conflict', [CompletionResultType]::ParameterName, 'What to do with a key whose id, live user/name or adopted token is in the store')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Say what would be imported, skipped or replaced, and change nothing')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -209,7 +209,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a later reset issues)')
             [CompletionResult]::new('--digest', '--digest', [CompletionResultType]::ParameterName, 'Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -217,7 +217,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;user' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -230,7 +230,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;user;list' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -238,7 +238,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;user;add' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'A service user: it can never have a password, so it never logs in over HTTP')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -247,7 +247,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;user;passwd' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
             [CompletionResult]::new('--clear', '--clear', [CompletionResultType]::ParameterName, 'Remove the password: the user can no longer log in over HTTP')
@@ -257,7 +257,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             break
         }
         'keyctl;user;remove' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--purge', '--purge', [CompletionResultType]::ParameterName, 'Remove the keys and the user entirely instead of revoking the keys')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
@@ -295,7 +295,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Only events of this action')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since DUR ago (30d) or since TIME (RFC 3339 or YYYY-MM-DD)')
             [CompletionResult]::new('--expect-head', '--expect-head', [CompletionResultType]::ParameterName, 'With --check, also require this head hash (64 hex digits)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Walk the hash chain: print the number of events and the head hash')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON on stdout instead of text')
@@ -308,7 +308,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyctl' -ScriptBlock {
             [CompletionResult]::new('--challenge', '--challenge', [CompletionResultType]::ParameterName, 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none')
             [CompletionResult]::new('--max-expire', '--max-expire', [CompletionResultType]::ParameterName, 'The longest a key made over HTTP may live (a login asking for longer gets this)')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Connections served at once; more wait until one closes')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]')
             [CompletionResult]::new('--require-tls', '--require-tls', [CompletionResultType]::ParameterName, 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)')
             [CompletionResult]::new('--access-log', '--access-log', [CompletionResultType]::ParameterName, 'Log one line per request on stderr (credentials in query strings are redacted)')

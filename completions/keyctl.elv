@@ -18,7 +18,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
     }
     var completions = [
         &'keyctl'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
@@ -53,7 +53,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --expire-at 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)'
             cand --path 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable'
             cand --prefix 'Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a later reset issues)'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
@@ -64,7 +64,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --status 'Only keys with this status; repeatable'
             cand --expiring-within 'Only active keys that expire within DUR from now (14d, 12h)'
             cand --unused-since 'Only keys created more than DUR ago and not used since (90d)'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --all 'Include revoked (deleted) keys'
             cand --json 'Print JSON on stdout instead of text'
@@ -72,7 +72,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --help 'Print help'
         }
         &'keyctl;show'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
@@ -80,7 +80,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;reset'= {
             cand --grace 'Keep the old token valid for DUR (300, 15m, 1h, 7d)'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
@@ -88,7 +88,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;rotate'= {
             cand --grace 'Keep the old token valid for DUR (300, 15m, 1h, 7d)'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
@@ -96,7 +96,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;expire'= {
             cand --at 'Expire at TIME: RFC 3339 or YYYY-MM-DD'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --never 'Never expire'
             cand --json 'Print JSON on stdout instead of text'
@@ -104,7 +104,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --help 'Print help'
         }
         &'keyctl;path'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --clear 'Remove all prefixes (the key is then good for any path)'
             cand --json 'Print JSON on stdout instead of text'
@@ -112,21 +112,21 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --help 'Print help'
         }
         &'keyctl;disable'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;enable'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;delete'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
@@ -138,7 +138,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;prune'= {
             cand --older-than 'Remove keys revoked or expired more than DUR ago (30d, 1y)'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
@@ -153,7 +153,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --header 'A request header, ''Name: value''; repeatable'
             cand --url 'The request URL (absolute or /path?query); gives the path and query credentials'
             cand --basic-user 'Accept Basic credentials only with this username (otherwise it is ignored)'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --request 'Read a raw HTTP/1.x request head (request line and headers) from stdin'
             cand --require-tls 'Reject a request that did not come over https (every X-Forwarded-Proto value `https`, or without that header an https URL)'
@@ -166,7 +166,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --user 'Only this user''s keys'
             cand -o 'Write to a new FILE (mode 0600) instead of stdout; - is stdout'
             cand --output 'Write to a new FILE (mode 0600) instead of stdout; - is stdout'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --all 'Include revoked keys'
             cand --json 'Print JSON on stdout instead of text'
@@ -175,7 +175,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
         }
         &'keyctl;import'= {
             cand --on-conflict 'What to do with a key whose id, live user/name or adopted token is in the store'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --dry-run 'Say what would be imported, skipped or replaced, and change nothing'
             cand --json 'Print JSON on stdout instead of text'
@@ -191,14 +191,14 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --path 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable'
             cand --prefix 'Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a later reset issues)'
             cand --digest 'Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'keyctl;user'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help (see more with ''--help'')'
@@ -210,14 +210,14 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'keyctl;user;list'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --json 'Print JSON on stdout instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyctl;user;add'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --service 'A service user: it can never have a password, so it never logs in over HTTP'
             cand --json 'Print JSON on stdout instead of text'
@@ -225,7 +225,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --help 'Print help'
         }
         &'keyctl;user;passwd'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --password-stdin 'Read the password from the first line of stdin'
             cand --clear 'Remove the password: the user can no longer log in over HTTP'
@@ -234,7 +234,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'keyctl;user;remove'= {
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --purge 'Remove the keys and the user entirely instead of revoking the keys'
             cand -y 'Do not ask for confirmation'
@@ -265,7 +265,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --action 'Only events of this action'
             cand --since 'Only events since DUR ago (30d) or since TIME (RFC 3339 or YYYY-MM-DD)'
             cand --expect-head 'With --check, also require this head hash (64 hex digits)'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --check 'Walk the hash chain: print the number of events and the head hash'
             cand --json 'Print JSON on stdout instead of text'
@@ -277,7 +277,7 @@ set edit:completion:arg-completer[keyctl] = {|@words|
             cand --challenge 'What a 401 asks for: bearer (WWW-Authenticate: Bearer, no browser dialog), basic, none'
             cand --max-expire 'The longest a key made over HTTP may live (a login asking for longer gets this)'
             cand --max-connections 'Connections served at once; more wait until one closes'
-            cand --db 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
+            cand --db 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]'
             cand --actor 'Who the audit log names for this command''s changes [env: KEYCTL_ACTOR] [default: your user name]'
             cand --require-tls 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)'
             cand --access-log 'Log one line per request on stderr (credentials in query strings are redacted)'

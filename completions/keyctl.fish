@@ -24,7 +24,7 @@ function __fish_keyctl_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c keyctl -n "__fish_keyctl_needs_command" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_needs_command" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_needs_command" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_needs_command" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -55,7 +55,7 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l expire -d 'Expi
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l expire-at -d 'Expire at TIME: RFC 3339 (2030-01-01T00:00:00Z) or a date (2030-01-01, midnight UTC)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l path -d 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l prefix -d 'Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a later reset issues)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -66,45 +66,45 @@ revoked\t''
 disabled\t''"
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l expiring-within -d 'Only active keys that expire within DUR from now (14d, 12h)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l unused-since -d 'Only keys created more than DUR ago and not used since (90d)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l all -d 'Include revoked (deleted) keys'
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand list" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand show" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand show" -s h -l help -d 'Print help'
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l grace -d 'Keep the old token valid for DUR (300, 15m, 1h, 7d)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand reset" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l grace -d 'Keep the old token valid for DUR (300, 15m, 1h, 7d)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l at -d 'Expire at TIME: RFC 3339 or YYYY-MM-DD' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l never -d 'Never expire'
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand expire" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l clear -d 'Remove all prefixes (the key is then good for any path)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand path" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand disable" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand enable" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l purge -d 'Remove the key and its record entirely instead of revoking it'
@@ -112,7 +112,7 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l dry-run -d 'Say
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l older-than -d 'Remove keys revoked or expired more than DUR ago (30d, 1y)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -s y -l yes -d 'Do not ask for confirmation'
 complete -c keyctl -n "__fish_keyctl_using_subcommand prune" -l dry-run -d 'List what would be removed and change nothing'
@@ -122,7 +122,7 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l path -d 'Reques
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s H -l header -d 'A request header, \'Name: value\'; repeatable' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l url -d 'The request URL (absolute or /path?query); gives the path and query credentials' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l basic-user -d 'Accept Basic credentials only with this username (otherwise it is ignored)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l request -d 'Read a raw HTTP/1.x request head (request line and headers) from stdin'
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l require-tls -d 'Reject a request that did not come over https (every X-Forwarded-Proto value `https`, or without that header an https URL)'
@@ -131,7 +131,7 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -l json -d 'Print 
 complete -c keyctl -n "__fish_keyctl_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l user -d 'Only this user\'s keys' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand export" -s o -l output -d 'Write to a new FILE (mode 0600) instead of stdout; - is stdout' -r -F
-complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l all -d 'Include revoked keys'
 complete -c keyctl -n "__fish_keyctl_using_subcommand export" -l json -d 'Print JSON on stdout instead of text'
@@ -139,7 +139,7 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand export" -s h -l help -d 'P
 complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l on-conflict -d 'What to do with a key whose id, live user/name or adopted token is in the store' -r -f -a "fail\t''
 skip\t''
 replace\t''"
-complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l dry-run -d 'Say what would be imported, skipped or replaced, and change nothing'
 complete -c keyctl -n "__fish_keyctl_using_subcommand import" -l json -d 'Print JSON on stdout instead of text'
@@ -152,11 +152,11 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l expire-at -d 'Ex
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l path -d 'Restrict to a request-path prefix: /api (segment boundary), /api/, or =/exact; repeatable' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l prefix -d 'Token prefix: 1-16 of a-z 0-9 (for an adopted key, the prefix of the tokens a later reset issues)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l digest -d 'Adopt by digest, without the token: sha256: and the 64 hex digits of its SHA-256' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand adopt" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_subcommand_from list add passwd remove help" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_subcommand_from list add passwd remove help" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_subcommand_from list add passwd remove help" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_subcommand_from list add passwd remove help" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_subcommand_from list add passwd remove help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -165,22 +165,22 @@ complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_subcommand_from list add passwd remove help" -f -a "passwd" -d 'Set or clear a user\'s password (kept only as an argon2id hash)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_subcommand_from list add passwd remove help" -f -a "remove" -d 'Revoke (or purge) all of a user\'s keys in one transaction, and remove the user'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and not __fish_seen_subcommand_from list add passwd remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from list" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from list" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from list" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from list" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from add" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from add" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from add" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from add" -l service -d 'A service user: it can never have a password, so it never logs in over HTTP'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from add" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
-complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l clear -d 'Remove the password: the user can no longer log in over HTTP'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l json -d 'Print JSON on stdout instead of text'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from remove" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from remove" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from remove" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from remove" -l purge -d 'Remove the keys and the user entirely instead of revoking the keys'
 complete -c keyctl -n "__fish_keyctl_using_subcommand user; and __fish_seen_subcommand_from remove" -s y -l yes -d 'Do not ask for confirmation'
@@ -210,7 +210,7 @@ login\t''
 import\t''"
 complete -c keyctl -n "__fish_keyctl_using_subcommand log" -l since -d 'Only events since DUR ago (30d) or since TIME (RFC 3339 or YYYY-MM-DD)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand log" -l expect-head -d 'With --check, also require this head hash (64 hex digits)' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand log" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand log" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand log" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand log" -l check -d 'Walk the hash chain: print the number of events and the head hash'
 complete -c keyctl -n "__fish_keyctl_using_subcommand log" -l json -d 'Print JSON on stdout instead of text'
@@ -221,7 +221,7 @@ basic\t''
 none\t''"
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l max-expire -d 'The longest a key made over HTTP may live (a login asking for longer gets this)' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l max-connections -d 'Connections served at once; more wait until one closes' -r
-complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l db -d 'Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
+complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l db -d 'Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]' -r -F
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l actor -d 'Who the audit log names for this command\'s changes [env: KEYCTL_ACTOR] [default: your user name]' -r
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l require-tls -d 'Reject forward-auth requests unless every X-Forwarded-Proto value is https (403)'
 complete -c keyctl -n "__fish_keyctl_using_subcommand serve" -l access-log -d 'Log one line per request on stderr (credentials in query strings are redacted)'

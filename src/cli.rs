@@ -43,8 +43,9 @@ const MAIN_AFTER_HELP: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "keyctl", version, after_help = MAIN_AFTER_HELP)]
 pub struct Cli {
-    /// Key store file [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Key store: a file, or a PostgreSQL database (postgresql://USER@HOST:PORT/DB, with
+    /// the postgres feature) [env: KEYCTL_DB] [default: $XDG_DATA_HOME/keyctl/keys.db]
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 
     /// Print JSON on stdout instead of text

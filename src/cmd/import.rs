@@ -58,7 +58,7 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode> {
             .collect();
         return Err(refusal(&keys, &outcomes, args.on_conflict));
     }
-    let outcomes = if args.dry_run && !ctx.db.exists() {
+    let outcomes = if args.dry_run && ctx.db.file().is_some_and(|f| !f.exists()) {
         // No store to clash with: a real run would make it and import everything.
         vec![Outcome::Imported; records.len()]
     } else {

@@ -30,14 +30,14 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
-use crate::store::{Access, Options, Store};
+use crate::store::{Access, Location, Options, Store};
 use crate::time::Clock;
 
 /// Everything a command needs to know about how it was run, resolved once.
 #[derive(Debug)]
 pub struct Ctx {
-    /// The store file.
-    pub db: PathBuf,
+    /// The store: a file, or a PostgreSQL database.
+    pub db: Location,
     /// Print JSON instead of text.
     pub json: bool,
     /// Whether stdin is a terminal (prompts are allowed only then).
@@ -80,11 +80,12 @@ impl Ctx {
             .db
             .clone()
             .filter(|p| !p.as_os_str().is_empty())
-            .or(env.db.map(PathBuf::from))
+            .map(PathBuf::into_os_string)
+            .or(env.db)
         {
-            Some(p) => p,
+            Some(p) => Location::parse(&p),
             None => directories::ProjectDirs::from("", "", "keyctl")
-                .map(|d| d.data_dir().join("keys.db"))
+                .map(|d| Location::File(d.data_dir().join("keys.db")))
                 .ok_or_else(|| {
                     Error::Store(
                         "cannot find a data directory (is HOME set?); pass --db PATH or set KEYCTL_DB"

@@ -110,8 +110,8 @@ impl std::str::FromStr for Challenge {
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The store file.
-    pub db: PathBuf,
+    /// The store: a file, or a PostgreSQL database.
+    pub db: crate::store::Location,
     /// Where to listen (at least one).
     pub listen: Vec<Listen>,
     /// What a 401 carries.

@@ -1,15 +1,19 @@
 //! The key store: the operations commands and the verifier need, behind one interface.
 //!
 //! [`Store`] is what callers hold. It forwards each operation to a `Backend`: the SQLite
-//! file in [`sqlite`] today; a shared database would be a second module beside it
-//! (`store/postgres/`) implementing the same trait. All SQL lives under this module.
+//! file in [`sqlite`], or, with the `postgres` feature, a PostgreSQL database shared by
+//! many machines (`store/postgres/`), chosen by the [`Location`]. All SQL lives under this
+//! module.
 //!
 //! Every change is one transaction, and the time it records or compares is read from the
 //! store's [`Clock`] inside that transaction, after any wait for another writer's lock.
 
+pub mod location;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
-use std::path::Path;
+pub use location::{Location, PgUrl};
 
 use serde::Serialize;
 
@@ -523,6 +527,9 @@ pub(crate) struct AdoptedLookup {
 pub(crate) enum Marker {
     /// The SQLite file's 100-byte header (see `verify/cache.rs` for why it is enough).
     Header(sqlite::header::Header),
+    /// How many changes a PostgreSQL listener was told of (`store/postgres/watch.rs`).
+    #[cfg(feature = "postgres")]
+    Generation(u64),
 }
 
 impl Marker {
@@ -531,6 +538,8 @@ impl Marker {
     pub(crate) fn tracks_commits(&self) -> bool {
         match self {
             Marker::Header(h) => sqlite::header::counts_commits(h),
+            #[cfg(feature = "postgres")]
+            Marker::Generation(_) => true,
         }
     }
 }
@@ -630,21 +639,35 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Open an existing store for changes (see [`Access::Write`]).
-    pub fn open(path: &Path) -> Result<Store> {
-        Store::open_with(path, &Options::new(Access::Write))
+    pub fn open(location: impl Into<Location>) -> Result<Store> {
+        Store::open_with(location, &Options::new(Access::Write))
     }
 
     /// Open a store, creating it when it does not exist (see [`Access::Create`]).
-    pub fn open_or_create(path: &Path) -> Result<Store> {
-        Store::open_with(path, &Options::new(Access::Create))
+    pub fn open_or_create(location: impl Into<Location>) -> Result<Store> {
+        Store::open_with(location, &Options::new(Access::Create))
     }
 
-    /// Open a store with these options.
-    pub fn open_with(path: &Path, options: &Options) -> Result<Store> {
-        let backend = sqlite::Sqlite::open(path, options)?;
+    /// Open a store with these options: a file (a path), or a PostgreSQL database (a
+    /// [`Location::Postgres`], with the `postgres` feature; without it, such a location is
+    /// refused).
+    pub fn open_with(location: impl Into<Location>, options: &Options) -> Result<Store> {
+        let location = location.into();
+        let backend: Box<dyn Backend> = match &location {
+            Location::File(path) => Box::new(sqlite::Sqlite::open(path, options)?),
+            #[cfg(feature = "postgres")]
+            Location::Postgres(url) => Box::new(postgres::Postgres::open(url, options)?),
+            #[cfg(not(feature = "postgres"))]
+            Location::Postgres(url) => {
+                return Err(Error::Store(format!(
+                    "{} is a PostgreSQL database, and this keyctl was built without PostgreSQL support: build it with `--features postgres`",
+                    url.shown()
+                )));
+            }
+        };
         Ok(Store {
-            location: crate::names::shown_path(path),
-            backend: Box::new(backend),
+            location: location.shown(),
+            backend,
             who: Who {
                 clock: options.clock.clone(),
                 actor: options.actor.clone().unwrap_or_else(Actor::os_user),

@@ -591,7 +591,7 @@ fn command(rng: &mut Rng, t: &Template) -> (Vec<String>, Vec<u8>) {
 fn scratch_env() -> Env {
     let dir = tempfile::tempdir_in("/dev/shm").unwrap_or_else(|_| tempfile::tempdir().unwrap());
     let db = dir.path().join("store").join("keys.db");
-    Env { dir, db }
+    Env { dir, db, url: None }
 }
 
 /// What one case did, for the summary.

@@ -15,6 +15,8 @@ mod cli_verify;
 mod corrupt_store;
 mod generated;
 mod library;
+mod postgres;
+mod postgres_url;
 mod properties;
 mod proxies;
 mod readme;

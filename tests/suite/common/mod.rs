@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
+pub mod pg;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -297,22 +300,41 @@ pub fn assert_no_secret_fields(v: &serde_json::Value) {
     }
 }
 
-/// A temporary home with its own store.
+/// A temporary home with its own store: a file in the temp dir, or a database named by a
+/// URL ([`Env::at_url`]).
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
+    /// The store's URL when it is a PostgreSQL database; `db` is then unused.
+    pub url: Option<String>,
 }
 
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("store").join("keys.db");
-        Env { dir, db }
+        Env { dir, db, url: None }
+    }
+
+    /// A temporary home whose store is the database at `url` (`KEYCTL_DB=url`).
+    pub fn at_url(url: &str) -> Env {
+        Env {
+            url: Some(url.to_owned()),
+            ..Env::new()
+        }
+    }
+
+    /// What `KEYCTL_DB` says for this env: the store file, or the database URL.
+    pub fn location(&self) -> std::ffi::OsString {
+        match &self.url {
+            Some(url) => url.into(),
+            None => self.db.clone().into_os_string(),
+        }
     }
 
     /// A command for the built binary with a controlled environment: no inherited
-    /// `KEYCTL_*`, `NO_COLOR` or `XDG_*`; `HOME` and `XDG_DATA_HOME` inside the temp dir;
-    /// `KEYCTL_DB` pointing at this env's store.
+    /// `KEYCTL_*`, `PG*`, `NO_COLOR` or `XDG_*`; `HOME` and `XDG_DATA_HOME` inside the temp dir;
+    /// `KEYCTL_DB` pointing at this env's store (file or database).
     pub fn command(&self) -> Command {
         self.command_of(env!("CARGO_BIN_EXE_keyctl"))
     }
@@ -323,13 +345,20 @@ impl Env {
         let mut cmd = Command::new(program);
         for (key, _) in std::env::vars_os() {
             let k = key.to_string_lossy();
-            if k.starts_with("KEYCTL_") || k.starts_with("XDG_") || k == "NO_COLOR" || k == "TERM" {
+            // PG*: a PostgreSQL store is named by its whole URL, never by the environment
+            // of whoever runs the tests (pg_virtualenv sets PGPASSWORD, PGHOST, ...).
+            if k.starts_with("KEYCTL_")
+                || k.starts_with("XDG_")
+                || k.starts_with("PG")
+                || k == "NO_COLOR"
+                || k == "TERM"
+            {
                 cmd.env_remove(&key);
             }
         }
         cmd.env("HOME", self.dir.path())
             .env("XDG_DATA_HOME", self.dir.path().join("xdg"))
-            .env("KEYCTL_DB", &self.db)
+            .env("KEYCTL_DB", self.location())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -388,12 +417,16 @@ impl Env {
 
     /// Every row of the store, as text, for "nothing changed" checks. Empty when no store.
     pub fn rows(&self) -> String {
+        #[cfg(feature = "postgres")]
+        if let Some(url) = &self.url {
+            return pg::rows(url);
+        }
         dump(&self.db)
     }
 
     /// [`Env::rows`] without the audit log: for changes undone, which the log records.
     pub fn keys_rows(&self) -> String {
-        dump(&self.db)
+        self.rows()
             .lines()
             .filter(|l| !l.starts_with("events:"))
             .map(|l| format!("{l}\n"))

@@ -1,0 +1,1799 @@
+//! The store as a PostgreSQL database shared by many machines (`--db postgresql://...`).
+//!
+//! The same tables and rules as the SQLite store, in their own schema `keyctl`
+//! ([`schema`]). Every change is one transaction that first takes one advisory lock, so
+//! changes are serialised as SQLite's are (the audit chain needs a total order anyway),
+//! reads the time once it holds the lock, appends its audit event, and sends a
+//! notification on channel `keyctl` before it commits; a token is returned only after the
+//! commit. Reads that take more than one statement run in one read-only repeatable-read
+//! transaction, so they see one state of the store.
+//!
+//! A long-running verifier learns of changes through `LISTEN` (`watch.rs`). A connection
+//! that breaks is opened again at the next operation, at most once per back-off period,
+//! and an operation under way when it broke fails (exit 4, or 503 in `serve`); a change is
+//! never retried, since whether its commit arrived cannot be known.
+
+mod conn;
+pub mod schema;
+mod watch;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use postgres::error::SqlState;
+use postgres::types::{FromSql, ToSql};
+use postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
+
+use self::conn::{Site, Target};
+use crate::audit::{self, Action, Event};
+use crate::error::{Error, Invalid, Result};
+use crate::key::{Key, KeyRef};
+use crate::names::{KeyId, TokenPrefix, UserName};
+use crate::paths::{PathPrefix, PathPrefixes};
+use crate::store::location::PgUrl;
+use crate::store::{
+    Access, Account, AdoptedLookup, Backend, Change, Clash, Conflict, EarlierSecret, EventFilter,
+    ExportFilter, ImportReport, Issued, KeyCounts, KeyRecord, LAST_USED_INTERVAL, ListFilter,
+    Marker, NewKey, OnConflict, Options, Outcome, Rotated, StoredKey, Undo, UndoKind, Updated,
+    UserInfo, UserRemoved, Who,
+};
+use crate::time::{Clock, Duration, MAX_TIMESTAMP, Timestamp};
+use crate::token::{self, Digest, Token};
+use crate::users::{Actor, PasswordHash};
+
+pub use self::watch::LIVENESS;
+
+const KEY_COLUMNS: &str = "k.id, u.name, k.name, k.description, k.prefix, k.paths,
+     k.created, k.updated, k.expires, k.deleted, k.disabled, k.last_used,
+     (SELECT array_agg(s.until ORDER BY s.id) FROM keyctl.superseded s WHERE s.key_seq = k.seq),
+     k.seq, k.adopted";
+
+/// Condition for keys that `prune` removes, with the cutoff as `$1`.
+const PRUNABLE: &str = "((k.deleted IS NOT NULL AND k.deleted < $1)
+                        OR (k.deleted IS NULL AND k.expires IS NOT NULL AND k.expires < $1))";
+
+/// Rows fetched at a time when walking many keys: memory stays flat.
+const BATCH: i32 = 256;
+
+/// A verifier waits this long at most for another writer just to note a use.
+const TOUCH_TIMEOUT_MS: &str = "200ms";
+
+/// Keys whose use this connection recorded lately, at most this many.
+const RECORDED_MAX: usize = 16_384;
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// One connection and the statements prepared on it.
+struct Conn {
+    client: Client,
+    stmts: HashMap<String, Statement>,
+}
+
+/// A client (or a transaction on it) with the connection's prepared statements.
+struct Db<'a, C: GenericClient> {
+    c: &'a mut C,
+    stmts: &'a mut HashMap<String, Statement>,
+    site: &'a Site,
+}
+
+impl<C: GenericClient> Db<'_, C> {
+    fn stmt(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.c.prepare(sql).map_err(|e| self.site.err(e))?;
+        self.stmts.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        let s = self.stmt(sql)?;
+        self.c.query(&s, params).map_err(|e| self.site.err(e))
+    }
+
+    fn opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+        let s = self.stmt(sql)?;
+        self.c.query_opt(&s, params).map_err(|e| self.site.err(e))
+    }
+
+    fn one(&mut self, sql: &str, params: Params<'_>) -> Result<Row> {
+        let s = self.stmt(sql)?;
+        self.c.query_one(&s, params).map_err(|e| self.site.err(e))
+    }
+
+    fn exec(&mut self, sql: &str, params: Params<'_>) -> Result<u64> {
+        let s = self.stmt(sql)?;
+        self.c.execute(&s, params).map_err(|e| self.site.err(e))
+    }
+}
+
+/// An open store in a PostgreSQL database.
+pub(crate) struct Postgres {
+    target: Target,
+    conn: RefCell<Option<Conn>>,
+    /// When to try connecting again after a failure (shared by the process).
+    backoff: Arc<conn::Backoff>,
+    /// The process's watch of this database, once a verifier asked for a marker.
+    watch: RefCell<Option<Arc<watch::Watch>>>,
+    /// Keys whose use was recorded lately, by this connection: a remembered key's row
+    /// still shows its old last use, and must not cost a write on every verification.
+    recorded: RefCell<HashMap<KeyId, Timestamp>>,
+}
+
+impl Postgres {
+    pub(crate) fn open(url: &PgUrl, options: &Options) -> Result<Postgres> {
+        let target = Target::new(url, options.lock_timeout)?;
+        let client = conn::blocking(|| -> Result<Client> {
+            let mut client = target.connect()?;
+            check_schema(&mut client, &target.site, options.access)?;
+            Ok(client)
+        })?;
+        Ok(Postgres {
+            backoff: conn::backoff(target.site_key()),
+            target,
+            conn: RefCell::new(Some(Conn {
+                client,
+                stmts: HashMap::new(),
+            })),
+            watch: RefCell::new(None),
+            recorded: RefCell::new(HashMap::new()),
+        })
+    }
+
+    fn site(&self) -> &Site {
+        &self.target.site
+    }
+
+    /// Run `f` on the connection, opening it again first if it broke (at most once per
+    /// back-off period; meanwhile the last failure is repeated at once).
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Conn, &Site) -> Result<T>) -> Result<T> {
+        conn::blocking(|| {
+            let mut slot = self.conn.borrow_mut();
+            if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+                *slot = None;
+                if let Some(why) = self.backoff.pausing() {
+                    return Err(Error::Store(why));
+                }
+                let reopened = self.target.connect().and_then(|mut client| {
+                    check_schema(&mut client, self.site(), Access::Read)?;
+                    Ok(client)
+                });
+                match reopened {
+                    Ok(client) => {
+                        self.backoff.succeeded();
+                        *slot = Some(Conn {
+                            client,
+                            stmts: HashMap::new(),
+                        });
+                    }
+                    Err(e) => {
+                        self.backoff.failed(&e.to_string());
+                        return Err(e);
+                    }
+                }
+            }
+            let Some(conn) = slot.as_mut() else {
+                return Err(Error::Store(format!(
+                    "no connection to {}",
+                    self.site().shown
+                )));
+            };
+            let out = f(conn, self.site());
+            if out.is_err() {
+                // A statement prepared before a migration may no longer fit the tables.
+                conn.stmts.clear();
+            }
+            out
+        })
+    }
+
+    /// Run `f` in a read-only transaction that sees one state of the store, with the
+    /// time read once it began.
+    fn read<T>(
+        &self,
+        clock: &Clock,
+        f: impl FnOnce(&mut Db<'_, Transaction<'_>>, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        self.with_conn(|conn, site| {
+            let mut tx = conn
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(|e| site.err(e))?;
+            let out = {
+                let mut db = Db {
+                    c: &mut tx,
+                    stmts: &mut conn.stmts,
+                    site,
+                };
+                f(&mut db, clock.now())?
+            };
+            tx.commit().map_err(|e| site.err(e))?;
+            Ok(out)
+        })
+    }
+
+    /// Run `f` in a transaction that holds the write lock, with the time read once the
+    /// lock is held; announce the change and commit.
+    fn write<T>(
+        &mut self,
+        clock: &Clock,
+        f: impl FnOnce(&mut Db<'_, Transaction<'_>>, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        self.with_conn(|conn, site| {
+            let mut tx = conn.client.transaction().map_err(|e| site.err(e))?;
+            let out = {
+                let mut db = Db {
+                    c: &mut tx,
+                    stmts: &mut conn.stmts,
+                    site,
+                };
+                lock(&mut db)?;
+                let out = f(&mut db, clock.now())?;
+                db.exec("SELECT pg_notify($1, '')", &[&watch::CHANNEL])?;
+                out
+            };
+            tx.commit().map_err(|e| site.err(e))?;
+            Ok(out)
+        })
+    }
+
+    /// This process's watch of the database, started on first use.
+    fn watch(&self) -> Arc<watch::Watch> {
+        let mut slot = self.watch.borrow_mut();
+        match &*slot {
+            Some(w) => Arc::clone(w),
+            None => {
+                let w = watch::watch(&self.target, self.target.site_key());
+                *slot = Some(Arc::clone(&w));
+                w
+            }
+        }
+    }
+}
+
+/// Take the lock that serialises changes (waiting at most the lock timeout).
+fn lock<C: GenericClient>(db: &mut Db<'_, C>) -> Result<()> {
+    db.exec(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&schema::LOCK.0, &schema::LOCK.1],
+    )?;
+    Ok(())
+}
+
+/// Check that the database holds a keyctl store at this build's schema version, making or
+/// upgrading it as `access` allows; refuse anything else untouched.
+fn check_schema(client: &mut Client, site: &Site, access: Access) -> Result<()> {
+    let p = &site.shown;
+    // The common case in one round trip, without parameters: a store at this version.
+    match client.simple_query("SELECT application, version FROM keyctl.meta") {
+        Ok(messages) => {
+            let rows: Vec<_> = messages
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1))),
+                    _ => None,
+                })
+                .collect();
+            let latest = schema::latest().to_string();
+            if let [(Some(schema::APPLICATION), Some(v))] = rows.as_slice()
+                && *v == latest
+            {
+                return Ok(());
+            }
+        }
+        Err(e) => {
+            let expected = e.as_db_error().is_some_and(|d| {
+                [
+                    SqlState::UNDEFINED_TABLE,
+                    SqlState::INVALID_SCHEMA_NAME,
+                    SqlState::UNDEFINED_COLUMN,
+                ]
+                .contains(d.code())
+            });
+            if !expected {
+                return Err(site.err(e));
+            }
+        }
+    }
+    let state = schema::state(client).map_err(|e| site.err(e))?;
+    let state = match state {
+        schema::State::Missing if access != Access::Create => {
+            return Err(Error::Store(format!(
+                "no key store in database {p}: it has no schema keyctl (`keyctl create` makes one)"
+            )));
+        }
+        schema::State::Empty if access == Access::Read => {
+            return Err(Error::Store(format!(
+                "schema keyctl in {p} is empty, not a key store yet; it was left untouched (`keyctl create` makes a store in it)"
+            )));
+        }
+        schema::State::Missing | schema::State::Empty => {
+            schema::migrate(client).map_err(|e| site.err(e))?
+        }
+        schema::State::Store(v) if (0..schema::latest()).contains(&v) => {
+            schema::migrate(client).map_err(|e| site.err(e))?
+        }
+        other => other,
+    };
+    match state {
+        schema::State::Store(v) if v > schema::latest() => Err(Error::Store(format!(
+            "store {p} has schema version {v}, newer than this keyctl knows ({}); upgrade keyctl",
+            schema::latest()
+        ))),
+        schema::State::Store(v) if v < 1 => Err(Error::Store(format!(
+            "store {p} is damaged: its schema version is {v}, which keyctl never writes; it was left untouched"
+        ))),
+        schema::State::Store(_) => Ok(()),
+        _ => Err(Error::Store(format!(
+            "schema keyctl in {p} was not made by keyctl; it was left untouched"
+        ))),
+    }
+}
+
+impl Backend for Postgres {
+    fn create_keys(&mut self, keys: &[NewKey], action: Action, who: &Who) -> Result<Vec<Issued>> {
+        self.write(&who.clock, |db, now| {
+            keys.iter()
+                .map(|new| {
+                    let (key, token, undo) = insert_key(db, new, now, None)?;
+                    let token = token.ok_or_else(|| {
+                        Error::Store(format!("key {} was made without a token", key.id))
+                    })?;
+                    record(db, now, &who.actor, action, Some(&key), None, made(&key))?;
+                    Ok(Issued { key, token, undo })
+                })
+                .collect()
+        })
+    }
+
+    fn key(&self, r: &KeyRef, clock: &Clock) -> Result<Key> {
+        self.read(clock, |db, now| {
+            find(db, r, now)?
+                .map(|(_, key)| key)
+                .ok_or_else(|| not_found(r))
+        })
+    }
+
+    fn for_each_key(
+        &self,
+        filter: &ListFilter,
+        clock: &Clock,
+        f: &mut dyn FnMut(Key) -> Result<()>,
+    ) -> Result<()> {
+        self.read(clock, |db, now| {
+            if let Some(user) = &filter.user {
+                known_user(db, user)?;
+            }
+            let sql = format!(
+                "SELECT {KEY_COLUMNS} FROM keyctl.keys k JOIN keyctl.users u ON u.id = k.user_id
+                 WHERE ($1::text IS NULL OR u.name = $1) AND ($2 OR k.deleted IS NULL)
+                 ORDER BY k.seq"
+            );
+            let user = filter.user.as_ref().map(|u| u.as_str());
+            let with_revoked = filter.with_revoked();
+            walk(db, &sql, &[&user, &with_revoked], |db, row| {
+                let (_, key) = key_from_row(db.site, &row, now)?;
+                if filter.keeps(&key, now) {
+                    f(key)?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn reset(&mut self, r: &KeyRef, grace: Option<Duration>, who: &Who) -> Result<Rotated> {
+        self.write(&who.clock, |db, now| {
+            let (seq, key) = live(db, r, now)?;
+            let token = token::generate(&key.prefix, &key.id)?;
+            let until = grace
+                .and_then(|g| now.plus(g.secs()))
+                .map(|u| key.expires.map_or(u, |x| u.min(x)))
+                .filter(|u| *u > now);
+            let row = db.one(
+                "SELECT digest, updated, adopted FROM keyctl.keys WHERE seq = $1",
+                &[&seq],
+            )?;
+            let previous: Vec<u8> = get(db.site, &row, 0, "secret digest", &key.id)?;
+            let updated: i64 = get(db.site, &row, 1, "change time", &key.id)?;
+            let previous_adopted: bool = get(db.site, &row, 2, "adopted mark", &key.id)?;
+            let superseded = superseded_rows(db, seq, &key.id)?;
+            // Only the secret being replaced gets a grace period: one old token at most.
+            db.exec("DELETE FROM keyctl.superseded WHERE key_seq = $1", &[&seq])?;
+            // An adopted token replaced with grace stays adopted: found by its digest.
+            if let Some(until) = until {
+                db.exec(
+                    "INSERT INTO keyctl.superseded(key_seq, digest, until, adopted)
+                     VALUES ($1, $2, $3, $4)",
+                    &[&seq, &previous, &until.0, &previous_adopted],
+                )?;
+            }
+            let digest = token.digest().0;
+            db.exec(
+                "UPDATE keyctl.keys SET digest = $2, updated = $3, adopted = false WHERE seq = $1",
+                &[&seq, &digest.as_slice(), &now.0],
+            )?;
+            let undo = Undo(UndoKind::Reset {
+                id: key.id.clone(),
+                digest,
+                previous,
+                previous_adopted,
+                superseded,
+                updated,
+            });
+            let key = reread(db, &key.id, now)?;
+            record(
+                db,
+                now,
+                &who.actor,
+                Action::Reset,
+                Some(&key),
+                None,
+                serde_json::json!({ "grace_until": until }),
+            )?;
+            Ok(Rotated {
+                key,
+                token,
+                previous_until: until,
+                undo,
+            })
+        })
+    }
+
+    fn update(&mut self, r: &KeyRef, change: &Change, who: &Who) -> Result<Updated> {
+        self.write(&who.clock, |db, now| {
+            let (seq, key) = match change {
+                Change::Revoke => {
+                    let found = find(db, r, now)?.ok_or_else(|| not_found(r))?;
+                    if found.1.deleted.is_some() {
+                        return Ok(Updated {
+                            key: found.1,
+                            changed: false,
+                        });
+                    }
+                    found
+                }
+                _ => live(db, r, now)?,
+            };
+            let set = |db: &mut Db<'_, Transaction<'_>>, column: &str, value: Option<i64>| {
+                db.exec(
+                    &format!("UPDATE keyctl.keys SET {column} = $2, updated = $3 WHERE seq = $1"),
+                    &[&seq, &value, &now.0],
+                )
+            };
+            match change {
+                Change::Disabled(disable) if key.disabled.is_some() == *disable => {
+                    return Ok(Updated {
+                        key,
+                        changed: false,
+                    });
+                }
+                Change::Disabled(disable) => set(db, "disabled", disable.then_some(now.0))?,
+                Change::Expiry(expiry) => set(db, "expires", expiry.at(now)?.map(|t| t.0))?,
+                Change::Revoke => set(db, "deleted", Some(now.0))?,
+                Change::Paths(paths) => db.exec(
+                    "UPDATE keyctl.keys SET paths = $2, updated = $3 WHERE seq = $1",
+                    &[&seq, &join_paths(paths), &now.0],
+                )?,
+            };
+            let after = reread(db, &key.id, now)?;
+            let (action, details) = match change {
+                Change::Disabled(true) => (Action::Disable, status_change(&key, &after)),
+                Change::Disabled(false) => (Action::Enable, status_change(&key, &after)),
+                Change::Revoke => (Action::Delete, status_change(&key, &after)),
+                Change::Expiry(_) => (
+                    Action::Expire,
+                    serde_json::json!({ "expires": { "old": key.expires, "new": after.expires } }),
+                ),
+                Change::Paths(_) => (
+                    Action::Path,
+                    serde_json::json!({ "paths": { "old": key.paths, "new": after.paths } }),
+                ),
+            };
+            record(db, now, &who.actor, action, Some(&after), None, details)?;
+            Ok(Updated {
+                key: after,
+                changed: true,
+            })
+        })
+    }
+
+    fn purge(&mut self, r: &KeyRef, who: &Who) -> Result<Key> {
+        self.write(&who.clock, |db, now| {
+            let (seq, key) = find(db, r, now)?.ok_or_else(|| not_found(r))?;
+            delete_key(db, seq)?;
+            let details = serde_json::json!({ "status": { "old": key.status, "new": "purged" } });
+            record(
+                db,
+                now,
+                &who.actor,
+                Action::Purge,
+                Some(&key),
+                None,
+                details,
+            )?;
+            Ok(key)
+        })
+    }
+
+    fn prunable(&self, older_than: Duration, clock: &Clock) -> Result<Vec<Key>> {
+        self.read(clock, |db, now| {
+            let sql = format!(
+                "SELECT {KEY_COLUMNS} FROM keyctl.keys k JOIN keyctl.users u ON u.id = k.user_id
+                 WHERE {PRUNABLE} ORDER BY k.seq"
+            );
+            let mut keys = Vec::new();
+            let cut = cutoff(now, older_than);
+            walk(db, &sql, &[&cut], |db, row| {
+                keys.push(key_from_row(db.site, &row, now)?.1);
+                Ok(())
+            })?;
+            Ok(keys)
+        })
+    }
+
+    fn prune(&mut self, ids: &[KeyId], older_than: Duration, who: &Who) -> Result<Vec<KeyId>> {
+        self.write(&who.clock, |db, now| {
+            let mut removed = Vec::new();
+            let select = format!("SELECT k.seq FROM keyctl.keys k WHERE k.id = $2 AND {PRUNABLE}");
+            for id in ids {
+                let row = db.opt(&select, &[&cutoff(now, older_than), &id.as_str()])?;
+                if let Some(row) = row {
+                    let seq: i64 = get(db.site, &row, 0, "row number", id)?;
+                    let key = reread(db, id, now)?;
+                    delete_key(db, seq)?;
+                    let details =
+                        serde_json::json!({ "status": { "old": key.status, "new": "pruned" } });
+                    record(
+                        db,
+                        now,
+                        &who.actor,
+                        Action::Prune,
+                        Some(&key),
+                        None,
+                        details,
+                    )?;
+                    removed.push(id.clone());
+                }
+            }
+            Ok(removed)
+        })
+    }
+
+    fn undo(&mut self, undo: &Undo, who: &Who) -> Result<()> {
+        self.write(&who.clock, |db, now| {
+            let changed_since = |id: &KeyId| {
+                Error::Store(format!(
+                    "key {id} was changed by another command in the meantime, so it was left as it is"
+                ))
+            };
+            match &undo.0 {
+                UndoKind::Create {
+                    id,
+                    digest,
+                    user_created,
+                } => {
+                    let row = db
+                        .opt(
+                            "SELECT seq, user_id FROM keyctl.keys WHERE id = $1 AND digest = $2",
+                            &[&id.as_str(), &digest.as_slice()],
+                        )?
+                        .ok_or_else(|| changed_since(id))?;
+                    let seq: i64 = get(db.site, &row, 0, "row number", id)?;
+                    let user: i64 = get(db.site, &row, 1, "user", id)?;
+                    let key = reread(db, id, now)?;
+                    delete_key(db, seq)?;
+                    let details = serde_json::json!({ "undid": "create" });
+                    record(db, now, &who.actor, Action::Undo, Some(&key), None, details)?;
+                    if *user_created {
+                        db.exec(
+                            "DELETE FROM keyctl.users WHERE id = $1
+                             AND NOT EXISTS (SELECT 1 FROM keyctl.keys WHERE user_id = $1)",
+                            &[&user],
+                        )?;
+                    }
+                }
+                UndoKind::Reset {
+                    id,
+                    digest,
+                    previous,
+                    previous_adopted,
+                    superseded,
+                    updated,
+                } => {
+                    let row = db
+                        .opt(
+                            "SELECT seq FROM keyctl.keys WHERE id = $1 AND digest = $2",
+                            &[&id.as_str(), &digest.as_slice()],
+                        )?
+                        .ok_or_else(|| changed_since(id))?;
+                    let seq: i64 = get(db.site, &row, 0, "row number", id)?;
+                    db.exec(
+                        "UPDATE keyctl.keys SET digest = $2, updated = $3, adopted = $4 WHERE seq = $1",
+                        &[&seq, previous, updated, previous_adopted],
+                    )?;
+                    db.exec("DELETE FROM keyctl.superseded WHERE key_seq = $1", &[&seq])?;
+                    for (digest, until, adopted) in superseded {
+                        db.exec(
+                            "INSERT INTO keyctl.superseded(key_seq, digest, until, adopted)
+                             VALUES ($1, $2, $3, $4)",
+                            &[&seq, digest, until, adopted],
+                        )?;
+                    }
+                    let key = reread(db, id, now)?;
+                    let details = serde_json::json!({ "undid": "reset" });
+                    record(db, now, &who.actor, Action::Undo, Some(&key), None, details)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn lookup(&self, id: &str, marker: bool) -> Result<Option<(StoredKey, Option<Marker>)>> {
+        // The marker is read before the row: a change committed after it bumps it, so a
+        // key remembered under it is never older than the marker says.
+        let marker = if marker { self.watch().marker() } else { None };
+        self.with_conn(|conn, site| {
+            let mut db = Db {
+                c: &mut conn.client,
+                stmts: &mut conn.stmts,
+                site,
+            };
+            Ok(stored_key(&mut db, id)?.map(|key| (key, marker)))
+        })
+    }
+
+    fn lookup_adopted(&self, digest: &Digest, marker: bool) -> Result<AdoptedLookup> {
+        let marker = if marker { self.watch().marker() } else { None };
+        self.read(&Clock::system(), |db, _| {
+            let digest = digest.0.as_slice();
+            let mut id: Option<String> = db
+                .opt(
+                    "SELECT id FROM keyctl.keys WHERE digest = $1 AND adopted",
+                    &[&digest],
+                )?
+                .map(|r| get(db.site, &r, 0, "id", "adopted"))
+                .transpose()?;
+            if id.is_none() {
+                // Past its grace or not, the key says: verification compares the times.
+                id = db
+                    .opt(
+                        "SELECT k.id FROM keyctl.superseded s JOIN keyctl.keys k ON k.seq = s.key_seq
+                         WHERE s.digest = $1 AND s.adopted ORDER BY s.until DESC LIMIT 1",
+                        &[&digest],
+                    )?
+                    .map(|r| get(db.site, &r, 0, "id", "adopted"))
+                    .transpose()?;
+            }
+            let holds_adopted = id.is_some() || holds_adopted(db)?;
+            let key = match &id {
+                Some(id) => stored_key(db, id)?,
+                None => None,
+            };
+            Ok(AdoptedLookup {
+                key,
+                holds_adopted,
+                marker,
+            })
+        })
+    }
+
+    fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], who: &Who) -> Result<Vec<Key>> {
+        self.write(&who.clock, |db, now| {
+            let mut adopted = Vec::with_capacity(keys.len());
+            for (new, digest) in keys {
+                // A grace that has ended no longer ties the token to its old key.
+                db.exec(
+                    "DELETE FROM keyctl.superseded WHERE digest = $1 AND adopted AND until <= $2",
+                    &[&digest.0.as_slice(), &now.0],
+                )?;
+                if let Some(holder) = adopted_by(db, &digest.0, None, now)? {
+                    let key = find(db, &KeyRef::Id(holder), now)?
+                        .map(|(_, k)| k.label())
+                        .unwrap_or_default();
+                    return Err(Error::Invalid(format!(
+                        "this token is already adopted, by key {key}: a token belongs to one key (delete that key with --purge first to adopt it again)"
+                    )));
+                }
+                let key = insert_key(db, new, now, Some(digest))?.0;
+                record(db, now, &who.actor, Action::Adopt, Some(&key), None, made(&key))?;
+                adopted.push(key);
+            }
+            Ok(adopted)
+        })
+    }
+
+    fn export(
+        &self,
+        filter: &ExportFilter,
+        clock: &Clock,
+        start: &mut dyn FnMut(u64, Timestamp) -> Result<()>,
+        f: &mut dyn FnMut(KeyRecord) -> Result<()>,
+    ) -> Result<()> {
+        self.read(clock, |db, now| {
+            let user = filter.user.as_ref().map(|u| u.as_str());
+            if let Some(user) = &filter.user {
+                known_user(db, user)?;
+            }
+            let from = "FROM keyctl.keys k JOIN keyctl.users u ON u.id = k.user_id
+                        WHERE ($1::text IS NULL OR u.name = $1) AND ($2 OR k.deleted IS NULL)";
+            let count: i64 = db
+                .one(&format!("SELECT count(*) {from}"), &[&user, &filter.all])?
+                .get(0);
+            start(count.max(0).unsigned_abs(), now)?;
+            let sql = format!(
+                "SELECT {KEY_COLUMNS}, k.digest,
+                        (SELECT array_agg(s.digest ORDER BY s.id) FROM keyctl.superseded s WHERE s.key_seq = k.seq),
+                        (SELECT array_agg(s.adopted ORDER BY s.id) FROM keyctl.superseded s WHERE s.key_seq = k.seq)
+                 {from} ORDER BY k.seq"
+            );
+            walk(db, &sql, &[&user, &filter.all], |db, row| {
+                let site = db.site;
+                let (_, key) = key_from_row(site, &row, now)?;
+                let digest = stored_digest(
+                    site,
+                    get(site, &row, 15, "secret digest", &key.id)?,
+                    &key.id,
+                )?;
+                let untils: Option<Vec<i64>> = get(site, &row, 12, "grace end", &key.id)?;
+                let digests: Option<Vec<Vec<u8>>> =
+                    get(site, &row, 16, "earlier digest", &key.id)?;
+                let adopted: Option<Vec<bool>> = get(site, &row, 17, "adopted mark", &key.id)?;
+                let mut earlier = Vec::new();
+                for ((until, d), adopted) in untils
+                    .unwrap_or_default()
+                    .into_iter()
+                    .zip(digests.unwrap_or_default())
+                    .zip(adopted.unwrap_or_default())
+                {
+                    let until = checked_time(site, &key.id, "grace end", until)?;
+                    if until > now {
+                        earlier.push(EarlierSecret {
+                            digest: stored_digest(site, d, &key.id)?,
+                            until,
+                            adopted,
+                        });
+                    }
+                }
+                f(KeyRecord {
+                    key,
+                    digest,
+                    earlier,
+                })
+            })
+        })
+    }
+
+    fn import(
+        &mut self,
+        records: &[KeyRecord],
+        on_conflict: OnConflict,
+        dry_run: bool,
+        who: &Who,
+    ) -> Result<ImportReport> {
+        self.with_conn(|conn, site| {
+            // A dry run only reads; a real one holds the write lock from its first read on,
+            // so that what it checked is what it changes.
+            let mut tx = conn.client.transaction().map_err(|e| site.err(e))?;
+            let report = {
+                let mut db = Db {
+                    c: &mut tx,
+                    stmts: &mut conn.stmts,
+                    site,
+                };
+                if !dry_run {
+                    lock(&mut db)?;
+                }
+                import_in(&mut db, records, on_conflict, dry_run, who)?
+            };
+            if report.committed {
+                tx.execute("SELECT pg_notify($1, '')", &[&watch::CHANNEL])
+                    .map_err(|e| site.err(e))?;
+                tx.commit().map_err(|e| site.err(e))?;
+            } else {
+                // Nothing was written: ending the transaction leaves the store as it was.
+                tx.rollback().map_err(|e| site.err(e))?;
+            }
+            Ok(report)
+        })
+    }
+
+    fn users(&self, clock: &Clock) -> Result<Vec<UserInfo>> {
+        #[allow(clippy::redundant_closure)] // `users` alone is not general enough
+        self.read(clock, |db, now| users(db, now))
+    }
+
+    fn user_add(&mut self, user: &UserName, service: bool, who: &Who) -> Result<UserInfo> {
+        self.write(&who.clock, |db, now| {
+            let added = db.exec(
+                "INSERT INTO keyctl.users(name, created, service) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&user.as_str(), &now.0, &service],
+            )?;
+            if added == 0 {
+                // A removed user comes back; any other is there already.
+                let back = db.exec(
+                    "UPDATE keyctl.users SET removed = NULL, service = $2
+                     WHERE name = $1 AND removed IS NOT NULL",
+                    &[&user.as_str(), &service],
+                )?;
+                if back == 0 {
+                    return Err(Error::Invalid(format!("user {user} exists already")));
+                }
+            }
+            let details = serde_json::json!({ "service": service });
+            record(
+                db,
+                now,
+                &who.actor,
+                Action::UserAdd,
+                None,
+                Some(user),
+                details,
+            )?;
+            one_user(db, user, now)
+        })
+    }
+
+    fn user_password(
+        &mut self,
+        user: &UserName,
+        hash: Option<&PasswordHash>,
+        who: &Who,
+    ) -> Result<UserInfo> {
+        self.write(&who.clock, |db, now| {
+            let (id, service) = user_row(db, user)?;
+            if service && hash.is_some() {
+                return Err(Error::Invalid(format!(
+                    "{user} is a service user, and a service user never has a password"
+                )));
+            }
+            db.exec(
+                "UPDATE keyctl.users SET password = $2 WHERE id = $1",
+                &[&id, &hash.map(PasswordHash::as_str)],
+            )?;
+            let what = if hash.is_some() { "set" } else { "cleared" };
+            let details = serde_json::json!({ "password": what });
+            record(
+                db,
+                now,
+                &who.actor,
+                Action::UserPasswd,
+                None,
+                Some(user),
+                details,
+            )?;
+            one_user(db, user, now)
+        })
+    }
+
+    fn user_remove(&mut self, user: &UserName, purge: bool, who: &Who) -> Result<UserRemoved> {
+        self.write(&who.clock, |db, now| {
+            let (id, _) = user_row(db, user)?;
+            let rows = db.query(
+                "SELECT id FROM keyctl.keys WHERE user_id = $1 AND ($2 OR deleted IS NULL) ORDER BY seq",
+                &[&id, &purge],
+            )?;
+            let keys: Vec<KeyId> = rows
+                .iter()
+                .map(|r| parsed_id(db.site, get(db.site, r, 0, "id", "of the user")?))
+                .collect::<Result<_>>()?;
+            if purge {
+                db.exec(
+                    "DELETE FROM keyctl.superseded
+                     WHERE key_seq IN (SELECT seq FROM keyctl.keys WHERE user_id = $1)",
+                    &[&id],
+                )?;
+                db.exec("DELETE FROM keyctl.keys WHERE user_id = $1", &[&id])?;
+                db.exec("DELETE FROM keyctl.users WHERE id = $1", &[&id])?;
+            } else {
+                db.exec(
+                    "UPDATE keyctl.keys SET deleted = $2, updated = $2
+                     WHERE user_id = $1 AND deleted IS NULL",
+                    &[&id, &now.0],
+                )?;
+                db.exec(
+                    "UPDATE keyctl.users SET password = NULL, removed = $2 WHERE id = $1",
+                    &[&id, &now.0],
+                )?;
+            }
+            let details = serde_json::json!({ "keys": keys, "purged": purge });
+            record(db, now, &who.actor, Action::UserRemove, None, Some(user), details)?;
+            Ok(UserRemoved {
+                keys,
+                purged: purge,
+            })
+        })
+    }
+
+    fn account(&self, user: &UserName) -> Result<Option<Account>> {
+        self.with_conn(|conn, site| {
+            let mut db = Db {
+                c: &mut conn.client,
+                stmts: &mut conn.stmts,
+                site,
+            };
+            let row = db.opt(
+                "SELECT service, removed, password FROM keyctl.users WHERE name = $1",
+                &[&user.as_str()],
+            )?;
+            let Some(row) = row else { return Ok(None) };
+            let what = format!("user {user}");
+            let service: bool = get(site, &row, 0, "service mark", &what)?;
+            let removed: Option<i64> = get(site, &row, 1, "removal time", &what)?;
+            let password: Option<String> = get(site, &row, 2, "password", &what)?;
+            let password = password
+                .map(|p| {
+                    PasswordHash::parse(&p)
+                        .map_err(|why| site.damaged(&format!("the password of user {user}"), &why))
+                })
+                .transpose()?;
+            Ok(Some(Account {
+                service,
+                removed: removed.is_some(),
+                password,
+            }))
+        })
+    }
+
+    fn events(&self, filter: &EventFilter, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()> {
+        self.read(&Clock::system(), |db, _| {
+            let key = filter.key.as_ref().map(|k| k.as_str());
+            let user = filter.user.as_ref().map(|u| u.as_str());
+            let action = filter.action.map(Action::as_str);
+            let since = filter.since.map(|t| t.0);
+            walk(
+                db,
+                "SELECT seq, time, action, key_id, user_name, actor, details, hash FROM keyctl.events
+                 WHERE ($1::text IS NULL OR key_id = $1) AND ($2::text IS NULL OR user_name = $2)
+                   AND ($3::text IS NULL OR action = $3) AND ($4::bigint IS NULL OR time >= $4)
+                 ORDER BY seq",
+                &[&key, &user, &action, &since],
+                |db, row| {
+                    let text = |i: usize| row.try_get::<_, Option<String>>(i).ok().flatten();
+                    let action = text(2).and_then(|a| a.parse().ok()).ok_or_else(|| {
+                        db.site
+                            .damaged("an audit event", &"its action is not one keyctl records")
+                    })?;
+                    let hash: Vec<u8> = row.try_get(7).unwrap_or_default();
+                    f(Event {
+                        seq: row.try_get::<_, i64>(0).unwrap_or(-1),
+                        time: Timestamp(row.try_get::<_, i64>(1).unwrap_or(-1)),
+                        action,
+                        key: text(3),
+                        user: text(4),
+                        actor: text(5).unwrap_or_default(),
+                        details: text(6)
+                            .and_then(|d| serde_json::from_str(&d).ok())
+                            .unwrap_or(serde_json::Value::Null),
+                        hash: audit::hex(&hash),
+                    })
+                },
+            )
+        })
+    }
+
+    fn marker(&self) -> Option<Marker> {
+        self.watch().marker()
+    }
+
+    fn ping(&self, _clock: &Clock) -> Result<()> {
+        self.with_conn(|conn, site| {
+            let mut db = Db {
+                c: &mut conn.client,
+                stmts: &mut conn.stmts,
+                site,
+            };
+            db.query("SELECT version FROM keyctl.meta", &[])?;
+            Ok(())
+        })
+    }
+
+    fn record_use(&self, id: &KeyId, last_used: Option<Timestamp>, now: Timestamp) {
+        let recent = |t: Timestamp| now.0.saturating_sub(t.0) < LAST_USED_INTERVAL;
+        if last_used.is_some_and(recent)
+            || self.recorded.borrow().get(id).is_some_and(|t| recent(*t))
+        {
+            return;
+        }
+        {
+            let mut recorded = self.recorded.borrow_mut();
+            if recorded.len() >= RECORDED_MAX {
+                recorded.clear();
+            }
+            recorded.insert(id.clone(), now);
+        }
+        // Best effort, and no notification: a last use changes no verdict. A standby
+        // refuses it, which is fine.
+        let _ = self.with_conn(|conn, site| {
+            let mut tx = conn.client.transaction().map_err(|e| site.err(e))?;
+            tx.batch_execute(&format!(
+                "SET LOCAL lock_timeout = '{TOUCH_TIMEOUT_MS}'; SET LOCAL synchronous_commit = off"
+            ))
+            .map_err(|e| site.err(e))?;
+            {
+                let mut db = Db {
+                    c: &mut tx,
+                    stmts: &mut conn.stmts,
+                    site,
+                };
+                db.exec(
+                    "UPDATE keyctl.keys SET last_used = $2
+                     WHERE id = $1 AND (last_used IS NULL OR last_used <= $3)",
+                    &[&id.as_str(), &now.0, &(now.0 - LAST_USED_INTERVAL)],
+                )?;
+            }
+            tx.commit().map_err(|e| site.err(e))
+        });
+    }
+}
+
+/// Walk the rows of `sql` a batch at a time (a portal in the current transaction), calling
+/// `f` with each.
+fn walk(
+    db: &mut Db<'_, Transaction<'_>>,
+    sql: &str,
+    params: Params<'_>,
+    mut f: impl FnMut(&mut Db<'_, Transaction<'_>>, Row) -> Result<()>,
+) -> Result<()> {
+    let stmt = db.stmt(sql)?;
+    let portal = db.c.bind(&stmt, params).map_err(|e| db.site.err(e))?;
+    loop {
+        let rows =
+            db.c.query_portal(&portal, BATCH)
+                .map_err(|e| db.site.err(e))?;
+        let done = rows.len() < BATCH as usize;
+        for row in rows {
+            f(db, row)?;
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+fn import_in(
+    db: &mut Db<'_, Transaction<'_>>,
+    records: &[KeyRecord],
+    on_conflict: OnConflict,
+    dry_run: bool,
+    who: &Who,
+) -> Result<ImportReport> {
+    let now = who.clock.now();
+    let repeats = super::repeats(records, now);
+    let mut existing = Vec::with_capacity(records.len());
+    for r in records {
+        let seq = db
+            .opt(
+                "SELECT seq FROM keyctl.keys WHERE id = $1",
+                &[&r.key.id.as_str()],
+            )?
+            .map(|row| get::<i64>(db.site, &row, 0, "row number", &r.key.id))
+            .transpose()?;
+        existing.push(seq);
+    }
+    // Keys the import overwrites no longer hold their names or tokens.
+    let replaced: std::collections::HashSet<&KeyId> = if on_conflict == OnConflict::Replace {
+        records
+            .iter()
+            .zip(&existing)
+            .filter(|(_, seq)| seq.is_some())
+            .map(|(r, _)| &r.key.id)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let mut outcomes = Vec::with_capacity(records.len());
+    for ((r, seq), repeat) in records.iter().zip(&existing).zip(repeats) {
+        if let Some(c) = repeat {
+            outcomes.push(Outcome::Refused(c));
+            continue;
+        }
+        let other = |holder: KeyId| (!replaced.contains(&holder)).then_some(holder);
+        let by_name = match (&r.key.name, r.key.deleted) {
+            (Some(name), None) => db
+                .opt(
+                    "SELECT k.id FROM keyctl.keys k JOIN keyctl.users u ON u.id = k.user_id
+                     WHERE u.name = $1 AND k.name = $2 AND k.deleted IS NULL AND k.id != $3",
+                    &[&r.key.user.as_str(), &name.as_str(), &r.key.id.as_str()],
+                )?
+                .map(|row| parsed_id(db.site, get(db.site, &row, 0, "id", "by name")?))
+                .transpose()?
+                .and_then(other)
+                .map(|id| Conflict::Store(Clash::Name, id)),
+            _ => None,
+        };
+        let mut by_token = None;
+        for d in r.adopted_digests(now) {
+            if let Some(id) = adopted_by(db, &d.0, Some(&r.key.id), now)?.and_then(other) {
+                by_token = Some(Conflict::Store(Clash::Token, id));
+                break;
+            }
+        }
+        let by_id = seq.map(|_| Conflict::Store(Clash::Id, r.key.id.clone()));
+        outcomes.push(match (on_conflict, by_id, by_name.or(by_token)) {
+            (OnConflict::Skip, Some(c), _) | (OnConflict::Skip, None, Some(c)) => {
+                Outcome::Skipped(c)
+            }
+            (OnConflict::Fail, Some(c), _) | (_, _, Some(c)) => Outcome::Refused(c),
+            (OnConflict::Replace, Some(_), None) => Outcome::Replaced,
+            (_, None, None) => Outcome::Imported,
+        });
+    }
+    let refused = outcomes.iter().any(|o| matches!(o, Outcome::Refused(_)));
+    if refused || dry_run {
+        return Ok(ImportReport {
+            outcomes,
+            committed: false,
+        });
+    }
+    for (seq, outcome) in existing.iter().zip(&outcomes) {
+        if let (Some(seq), Outcome::Replaced) = (seq, outcome) {
+            delete_key(db, *seq)?;
+        }
+    }
+    for ((r, seq), outcome) in records.iter().zip(&existing).zip(&outcomes) {
+        let how = match outcome {
+            Outcome::Imported => "imported",
+            Outcome::Replaced => "replaced",
+            _ => continue,
+        };
+        let seq = matches!(outcome, Outcome::Replaced)
+            .then_some(*seq)
+            .flatten();
+        insert_record(db, r, seq, now)?;
+        let details = serde_json::json!({ "outcome": how, "status": r.key.status });
+        record(
+            db,
+            now,
+            &who.actor,
+            Action::Import,
+            Some(&r.key),
+            None,
+            details,
+        )?;
+    }
+    Ok(ImportReport {
+        outcomes,
+        committed: true,
+    })
+}
+
+/// What verification needs about key `id`, in one statement (one state of the store).
+fn stored_key<C: GenericClient>(db: &mut Db<'_, C>, id: &str) -> Result<Option<StoredKey>> {
+    let Some(row) = db.opt(
+        "SELECT k.id, u.name, k.name, k.paths, k.expires, k.deleted, k.disabled,
+                k.last_used, k.digest,
+                (SELECT array_agg(s.digest ORDER BY s.id) FROM keyctl.superseded s WHERE s.key_seq = k.seq),
+                (SELECT array_agg(s.until ORDER BY s.id) FROM keyctl.superseded s WHERE s.key_seq = k.seq)
+         FROM keyctl.keys k JOIN keyctl.users u ON u.id = k.user_id WHERE k.id = $1",
+        &[&id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let site = db.site;
+    let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
+        get::<Option<i64>>(site, &row, i, what, id)?
+            .map(|t| checked_time(site, id, what, t))
+            .transpose()
+    };
+    let digests: Option<Vec<Vec<u8>>> = get(site, &row, 9, "earlier digest", id)?;
+    let untils: Option<Vec<i64>> = get(site, &row, 10, "grace end", id)?;
+    let earlier = digests
+        .unwrap_or_default()
+        .into_iter()
+        .zip(untils.unwrap_or_default())
+        .map(|(d, until)| Ok((d, checked_time(site, id, "grace end", until)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(StoredKey {
+        id: parsed(site, &row, 0, "key id", id)?,
+        user: parsed(site, &row, 1, "user", id)?,
+        name: parsed_opt(site, &row, 2, "name", id)?,
+        paths: paths(site, &row, 3, id)?,
+        expires: time(4, "expiry")?,
+        deleted: time(5, "revocation time")?,
+        disabled: time(6, "disabling time")?,
+        last_used: time(7, "last use")?,
+        digest: get(site, &row, 8, "secret digest", id)?,
+        earlier,
+    }))
+}
+
+/// Append one event to the log, chained to the last one, inside the transaction that makes
+/// the change it records (which holds the write lock: the chain has one order).
+fn record(
+    db: &mut Db<'_, Transaction<'_>>,
+    now: Timestamp,
+    actor: &Actor,
+    action: Action,
+    key: Option<&Key>,
+    user: Option<&UserName>,
+    details: serde_json::Value,
+) -> Result<()> {
+    let key_id = key.map(|k| k.id.as_str());
+    let user = user.or(key.map(|k| &k.user)).map(|u| u.as_str());
+    let last = db.opt(
+        "SELECT seq, hash FROM keyctl.events ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?;
+    let (seq, previous) = match last {
+        Some(row) => {
+            let seq: i64 = row.get(0);
+            let hash: Vec<u8> = row.get(1);
+            let previous: [u8; 32] = hash.try_into().map_err(|_| {
+                db.site
+                    .damaged(&format!("audit event {seq}"), &"its hash is not 32 bytes")
+            })?;
+            (seq + 1, previous)
+        }
+        None => (1, audit::GENESIS),
+    };
+    let content = audit::canonical(seq, now, action, key_id, user, actor.as_str(), &details);
+    let hash = audit::chain(&previous, &content);
+    db.exec(
+        "INSERT INTO keyctl.events(seq, time, action, key_id, user_name, actor, details, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &seq,
+            &now.0,
+            &action.as_str(),
+            &key_id,
+            &user,
+            &actor.as_str(),
+            &details.to_string(),
+            &hash.as_slice(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every user with the counts of its keys by status at `now`.
+fn users<C: GenericClient>(db: &mut Db<'_, C>, now: Timestamp) -> Result<Vec<UserInfo>> {
+    let rows = db.query(
+        "SELECT u.name, u.service, u.password IS NOT NULL, u.created, u.removed,
+                count(k.seq) FILTER (WHERE k.deleted IS NOT NULL),
+                count(k.seq) FILTER (WHERE k.deleted IS NULL AND k.disabled IS NOT NULL),
+                count(k.seq) FILTER (WHERE k.deleted IS NULL AND k.disabled IS NULL
+                                     AND k.expires IS NOT NULL AND k.expires <= $1),
+                count(k.seq) FILTER (WHERE k.deleted IS NULL AND k.disabled IS NULL
+                                     AND (k.expires IS NULL OR k.expires > $1))
+         FROM keyctl.users u LEFT JOIN keyctl.keys k ON k.user_id = u.id
+         GROUP BY u.id ORDER BY u.id",
+        &[&now.0],
+    )?;
+    let site = db.site;
+    rows.iter()
+        .map(|row| {
+            let name: String = get(site, row, 0, "name", "a user")?;
+            let user = UserName::try_from(name.clone()).map_err(|why| {
+                site.damaged(&format!("user {}", crate::names::shown(&name)), &why)
+            })?;
+            let count = |i: usize| -> Result<u64> {
+                Ok(get::<i64>(site, row, i, "key count", &name)?
+                    .max(0)
+                    .unsigned_abs())
+            };
+            let created: i64 = get(site, row, 3, "creation time", &name)?;
+            let removed: Option<i64> = get(site, row, 4, "removal time", &name)?;
+            Ok(UserInfo {
+                user,
+                service: get(site, row, 1, "service mark", &name)?,
+                password: get(site, row, 2, "password", &name)?,
+                created: Timestamp(created),
+                removed: removed.map(Timestamp),
+                keys: KeyCounts {
+                    revoked: count(5)?,
+                    disabled: count(6)?,
+                    expired: count(7)?,
+                    active: count(8)?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// One user's row id and service flag, or exit 3.
+fn user_row<C: GenericClient>(db: &mut Db<'_, C>, user: &UserName) -> Result<(i64, bool)> {
+    let row = db
+        .opt(
+            "SELECT id, service FROM keyctl.users WHERE name = $1",
+            &[&user.as_str()],
+        )?
+        .ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
+    let what = format!("user {user}");
+    Ok((
+        get(db.site, &row, 0, "row number", &what)?,
+        get(db.site, &row, 1, "service mark", &what)?,
+    ))
+}
+
+/// Exit 3 unless the user exists.
+fn known_user<C: GenericClient>(db: &mut Db<'_, C>, user: &UserName) -> Result<()> {
+    match db.opt(
+        "SELECT id FROM keyctl.users WHERE name = $1",
+        &[&user.as_str()],
+    )? {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound(format!(
+            "no user {}",
+            crate::names::shown(user.as_str())
+        ))),
+    }
+}
+
+/// One user's line of `user list`.
+fn one_user<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    user: &UserName,
+    now: Timestamp,
+) -> Result<UserInfo> {
+    users(db, now)?
+        .into_iter()
+        .find(|u| u.user == *user)
+        .ok_or_else(|| Error::NotFound(format!("no user {user}")))
+}
+
+/// What an event says of a key just made: nothing secret, nothing free-form.
+fn made(key: &Key) -> serde_json::Value {
+    serde_json::json!({
+        "name": key.name,
+        "prefix": key.prefix,
+        "paths": key.paths,
+        "expires": key.expires,
+    })
+}
+
+fn status_change(before: &Key, after: &Key) -> serde_json::Value {
+    serde_json::json!({ "status": { "old": before.status, "new": after.status } })
+}
+
+fn cutoff(now: Timestamp, older_than: Duration) -> i64 {
+    now.0.saturating_sub(older_than.secs())
+}
+
+fn not_found(r: &KeyRef) -> Error {
+    Error::NotFound(format!("no key {r}"))
+}
+
+/// Find a key (live or revoked), with its row number.
+fn find<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    r: &KeyRef,
+    now: Timestamp,
+) -> Result<Option<(i64, Key)>> {
+    let base =
+        format!("SELECT {KEY_COLUMNS} FROM keyctl.keys k JOIN keyctl.users u ON u.id = k.user_id");
+    let row = match r {
+        KeyRef::Id(id) => db.opt(&format!("{base} WHERE k.id = $1"), &[&id.as_str()])?,
+        KeyRef::Named { user, name } => db.opt(
+            &format!(
+                "{base} WHERE u.name = $1 AND k.name = $2
+                 ORDER BY k.deleted IS NOT NULL, k.seq DESC LIMIT 1"
+            ),
+            &[&user.as_str(), &name.as_str()],
+        )?,
+    };
+    row.map(|row| key_from_row(db.site, &row, now)).transpose()
+}
+
+/// A key that exists and is not revoked (management commands refuse revoked keys: exit 3).
+/// Secrets superseded earlier whose grace has ended are deleted on the way: every write
+/// to a key passes here.
+fn live(db: &mut Db<'_, Transaction<'_>>, r: &KeyRef, now: Timestamp) -> Result<(i64, Key)> {
+    let (seq, key) = find(db, r, now)?.ok_or_else(|| not_found(r))?;
+    if key.deleted.is_some() {
+        return Err(Error::NotFound(format!(
+            "key {} is revoked; a revoked key cannot be changed (create a new one)",
+            key.label()
+        )));
+    }
+    db.exec(
+        "DELETE FROM keyctl.superseded WHERE key_seq = $1 AND until <= $2",
+        &[&seq, &now.0],
+    )?;
+    Ok((seq, key))
+}
+
+fn reread<C: GenericClient>(db: &mut Db<'_, C>, id: &KeyId, now: Timestamp) -> Result<Key> {
+    find(db, &KeyRef::Id(id.clone()), now)?
+        .map(|(_, key)| key)
+        .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
+}
+
+/// Whether the store holds any adopted secret: one step into a partial index each.
+fn holds_adopted<C: GenericClient>(db: &mut Db<'_, C>) -> Result<bool> {
+    Ok(db
+        .one(
+            "SELECT EXISTS (SELECT 1 FROM keyctl.keys WHERE adopted)
+                 OR EXISTS (SELECT 1 FROM keyctl.superseded WHERE adopted)",
+            &[],
+        )?
+        .get(0))
+}
+
+/// The key (other than `except`) that holds the adopted token with this digest: as its
+/// current secret, or as an earlier one still in its grace at `now`.
+fn adopted_by<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    digest: &[u8; 32],
+    except: Option<&KeyId>,
+    now: Timestamp,
+) -> Result<Option<KeyId>> {
+    let except = except.map(|id| id.as_str());
+    let row = db.opt(
+        "SELECT id FROM keyctl.keys WHERE digest = $1 AND adopted AND id IS DISTINCT FROM $2::text
+         UNION ALL
+         SELECT k.id FROM keyctl.superseded s JOIN keyctl.keys k ON k.seq = s.key_seq
+         WHERE s.digest = $1 AND s.adopted AND s.until > $3 AND k.id IS DISTINCT FROM $2::text
+         LIMIT 1",
+        &[&digest.as_slice(), &except, &now.0],
+    )?;
+    row.map(|r| parsed_id(db.site, get(db.site, &r, 0, "id", "adopted")?))
+        .transpose()
+}
+
+/// A key id read from the store, or the store is damaged.
+fn parsed_id(site: &Site, id: String) -> Result<KeyId> {
+    KeyId::try_from(id.clone())
+        .map_err(|why| site.damaged(&format!("key id {}", crate::names::shown(&id)), &why))
+}
+
+/// A digest as the store keeps it (32 bytes), or the store is damaged.
+fn stored_digest(site: &Site, bytes: Vec<u8>, key: &str) -> Result<Digest> {
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(Digest)
+        .map_err(|_| {
+            site.damaged(
+                &format!("the secret digest of key {}", crate::names::shown(key)),
+                &format!("{} bytes instead of 32", bytes.len()),
+            )
+        })
+}
+
+/// Earlier secrets of a key with their grace ends and whether each is adopted.
+fn superseded_rows(
+    db: &mut Db<'_, Transaction<'_>>,
+    seq: i64,
+    key: &str,
+) -> Result<Vec<(Vec<u8>, i64, bool)>> {
+    let rows = db.query(
+        "SELECT digest, until, adopted FROM keyctl.superseded WHERE key_seq = $1 ORDER BY id",
+        &[&seq],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                get(db.site, r, 0, "earlier digest", key)?,
+                get(db.site, r, 1, "grace end", key)?,
+                get(db.site, r, 2, "adopted mark", key)?,
+            ))
+        })
+        .collect()
+}
+
+/// Delete one key and its superseded secrets.
+fn delete_key(db: &mut Db<'_, Transaction<'_>>, seq: i64) -> Result<()> {
+    db.exec("DELETE FROM keyctl.superseded WHERE key_seq = $1", &[&seq])?;
+    db.exec("DELETE FROM keyctl.keys WHERE seq = $1", &[&seq])?;
+    Ok(())
+}
+
+/// The user's id, creating the user if new; true when it was created.
+fn user_id(
+    db: &mut Db<'_, Transaction<'_>>,
+    user: &UserName,
+    now: Timestamp,
+) -> Result<(i64, bool)> {
+    let created = db.exec(
+        "INSERT INTO keyctl.users(name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        &[&user.as_str(), &now.0],
+    )? == 1;
+    let row = db.one(
+        "SELECT id, removed FROM keyctl.users WHERE name = $1",
+        &[&user.as_str()],
+    )?;
+    let what = format!("user {user}");
+    let uid: i64 = get(db.site, &row, 0, "row number", &what)?;
+    let removed: Option<i64> = get(db.site, &row, 1, "removal time", &what)?;
+    if removed.is_some() {
+        return Err(Error::Invalid(format!(
+            "user {user} was removed; `keyctl user add {user}` brings it back"
+        )));
+    }
+    Ok((uid, created))
+}
+
+/// Insert an imported key as it was, at row `seq` (the key it replaces) or at the end.
+/// Earlier secrets whose grace has ended are left out.
+fn insert_record(
+    db: &mut Db<'_, Transaction<'_>>,
+    r: &KeyRecord,
+    seq: Option<i64>,
+    now: Timestamp,
+) -> Result<()> {
+    let k = &r.key;
+    let (uid, _) = user_id(db, &k.user, now)?;
+    // As for adopt: a grace that has ended no longer ties a token to its old key.
+    for digest in r.adopted_digests(now) {
+        db.exec(
+            "DELETE FROM keyctl.superseded WHERE digest = $1 AND adopted AND until <= $2",
+            &[&digest.0.as_slice(), &now.0],
+        )?;
+    }
+    let time = |t: Option<Timestamp>| t.map(|t| t.0);
+    let (name, description) = (
+        k.name.as_ref().map(|n| n.as_str()),
+        k.description.as_ref().map(|d| d.as_str()),
+    );
+    let params: [&(dyn ToSql + Sync); 14] = [
+        &k.id.as_str(),
+        &uid,
+        &name,
+        &description,
+        &k.prefix.as_str(),
+        &r.digest.0.as_slice(),
+        &join_paths(&k.paths),
+        &k.created.0,
+        &k.updated.0,
+        &time(k.expires),
+        &time(k.deleted),
+        &time(k.disabled),
+        &time(k.last_used),
+        &k.adopted,
+    ];
+    match seq {
+        Some(seq) => {
+            let mut with_seq: Vec<&(dyn ToSql + Sync)> = vec![&seq];
+            with_seq.extend_from_slice(&params);
+            db.exec(
+                "INSERT INTO keyctl.keys(seq, id, user_id, name, description, prefix, digest,
+                                         paths, created, updated, expires, deleted, disabled,
+                                         last_used, adopted)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                &with_seq,
+            )?
+        }
+        None => db.exec(
+            "INSERT INTO keyctl.keys(id, user_id, name, description, prefix, digest, paths,
+                                     created, updated, expires, deleted, disabled, last_used,
+                                     adopted)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &params,
+        )?,
+    };
+    let row = db.one(
+        "SELECT seq FROM keyctl.keys WHERE id = $1",
+        &[&k.id.as_str()],
+    )?;
+    let seq: i64 = get(db.site, &row, 0, "row number", &k.id)?;
+    for earlier in r.earlier.iter().filter(|x| x.until > now) {
+        db.exec(
+            "INSERT INTO keyctl.superseded(key_seq, digest, until, adopted) VALUES ($1, $2, $3, $4)",
+            &[
+                &seq,
+                &earlier.digest.0.as_slice(),
+                &earlier.until.0,
+                &earlier.adopted,
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Insert one key inside a write transaction: the user (created if new), the live-name
+/// check, and the key with a fresh id and a new secret, or the `adopted` token's digest.
+/// Returns the key, its token when keyctl made one, and how to undo the insert.
+fn insert_key(
+    db: &mut Db<'_, Transaction<'_>>,
+    new: &NewKey,
+    now: Timestamp,
+    adopted: Option<&Digest>,
+) -> Result<(Key, Option<Token>, Undo)> {
+    let expires = new.expires.at(now)?;
+    if let Some(t) = expires.filter(|t| *t <= now) {
+        return Err(Invalid(format!(
+            "the expiry {t} is not in the future; the key would be born expired"
+        ))
+        .into());
+    }
+    let (uid, user_created) = user_id(db, &new.user, now)?;
+    if let Some(name) = &new.name {
+        let existing = db.opt(
+            "SELECT id FROM keyctl.keys WHERE user_id = $1 AND name = $2 AND deleted IS NULL",
+            &[&uid, &name.as_str()],
+        )?;
+        if let Some(row) = existing {
+            let id: String = get(db.site, &row, 0, "id", "named")?;
+            return Err(Error::Invalid(format!(
+                "user {} already has a key named {name} ({}); choose another --name or delete that key",
+                new.user,
+                crate::names::shown(&id)
+            )));
+        }
+    }
+    let paths = join_paths(&new.paths);
+    let (name, description) = (
+        new.name.as_ref().map(|n| n.as_str()),
+        new.description.as_ref().map(|d| d.as_str()),
+    );
+    let expires_at = expires.map(|t| t.0);
+    let is_adopted = adopted.is_some();
+    loop {
+        let id = KeyId::random()?;
+        let (token, digest) = match adopted {
+            Some(digest) => (None, digest.0),
+            None => {
+                let token = token::generate(&new.prefix, &id)?;
+                let digest = token.digest().0;
+                (Some(token), digest)
+            }
+        };
+        let inserted = db.exec(
+            "INSERT INTO keyctl.keys(id, user_id, name, description, prefix, digest, paths,
+                                     created, updated, expires, adopted)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                &id.as_str(),
+                &uid,
+                &name,
+                &description,
+                &new.prefix.as_str(),
+                &digest.as_slice(),
+                &paths,
+                &now.0,
+                &expires_at,
+                &is_adopted,
+            ],
+        )?;
+        // A clash of two random 95-bit ids is practically impossible; retry if it happens.
+        if inserted == 1 {
+            let key = reread(db, &id, now)?;
+            let undo = Undo(UndoKind::Create {
+                id,
+                digest,
+                user_created,
+            });
+            return Ok((key, token, undo));
+        }
+    }
+}
+
+/// A time as keyctl writes it, or the store is damaged.
+fn checked_time(site: &Site, key: &str, what: &str, t: i64) -> Result<Timestamp> {
+    if (0..=MAX_TIMESTAMP).contains(&t) {
+        Ok(Timestamp(t))
+    } else {
+        Err(site.damaged(
+            &format!("the {what} of key {}", crate::names::shown(key)),
+            &format!("{t} is not a time between 1970 and 9999"),
+        ))
+    }
+}
+
+/// Column `i` of `row`; a value keyctl cannot read there (a column retyped by another
+/// program) is damage to the store, reported as the `what` of `key`.
+fn get<'r, T: FromSql<'r>>(
+    site: &Site,
+    row: &'r Row,
+    i: usize,
+    what: &str,
+    key: &str,
+) -> Result<T> {
+    row.try_get(i).map_err(|e| {
+        site.damaged(
+            &format!("the {what} of key {}", crate::names::shown(key)),
+            &crate::names::escaped(&e.to_string()),
+        )
+    })
+}
+
+/// A text column checked by its library type, or the store is damaged.
+fn parsed<T: TryFrom<String, Error = Invalid>>(
+    site: &Site,
+    row: &Row,
+    i: usize,
+    what: &str,
+    key: &str,
+) -> Result<T> {
+    let text: String = get(site, row, i, what, key)?;
+    T::try_from(text).map_err(|why| {
+        site.damaged(
+            &format!("the {what} of key {}", crate::names::shown(key)),
+            &why,
+        )
+    })
+}
+
+fn parsed_opt<T: TryFrom<String, Error = Invalid>>(
+    site: &Site,
+    row: &Row,
+    i: usize,
+    what: &str,
+    key: &str,
+) -> Result<Option<T>> {
+    let text: Option<String> = get(site, row, i, what, key)?;
+    text.map(|t| {
+        T::try_from(t).map_err(|why| {
+            site.damaged(
+                &format!("the {what} of key {}", crate::names::shown(key)),
+                &why,
+            )
+        })
+    })
+    .transpose()
+}
+
+/// Prefixes never contain whitespace, so a newline separates them.
+fn join_paths(paths: &PathPrefixes) -> Option<String> {
+    (!paths.is_empty()).then(|| paths.join("\n"))
+}
+
+fn paths(site: &Site, row: &Row, i: usize, key: &str) -> Result<PathPrefixes> {
+    let joined: Option<String> = get(site, row, i, "path prefixes", key)?;
+    let damaged = |why: &dyn std::fmt::Display| {
+        site.damaged(
+            &format!("the path prefixes of key {}", crate::names::shown(key)),
+            why,
+        )
+    };
+    let list = joined
+        .iter()
+        .flat_map(|p| p.split('\n'))
+        .map(|p| p.parse::<PathPrefix>())
+        .collect::<Result<Vec<_>, Invalid>>()
+        .map_err(|why| damaged(&why))?;
+    PathPrefixes::new(list).map_err(|why| damaged(&why))
+}
+
+fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
+    let seq: i64 = get(site, row, 13, "row number", "?")?;
+    let row_name = format!("in row {seq}");
+    let raw_id: String = get(site, row, 0, "id", &row_name)?;
+    let id: KeyId = parsed(site, row, 0, "id", &row_name)?;
+    let key = raw_id.as_str();
+    let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
+        get::<Option<i64>>(site, row, i, what, key)?
+            .map(|t| checked_time(site, key, what, t))
+            .transpose()
+    };
+    let expires = time(8, "expiry")?;
+    let deleted = time(9, "revocation time")?;
+    let disabled = time(10, "disabling time")?;
+    let untils: Option<Vec<i64>> = get(site, row, 12, "grace end", key)?;
+    let mut superseded: Vec<Timestamp> = untils
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| checked_time(site, key, "grace end", t))
+        .filter(|t| t.as_ref().map_or(true, |t| *t > now))
+        .collect::<Result<_>>()?;
+    superseded.sort();
+    let prefix: TokenPrefix = parsed(site, row, 4, "token prefix", key)?;
+    let required = |t: Option<Timestamp>, what: &str| {
+        t.ok_or_else(|| site.damaged(&format!("key {}", crate::names::shown(key)), &what))
+    };
+    Ok((
+        seq,
+        Key {
+            user: parsed(site, row, 1, "user", key)?,
+            name: parsed_opt(site, row, 2, "name", key)?,
+            description: parsed_opt(site, row, 3, "description", key)?,
+            prefix,
+            paths: paths(site, row, 5, key)?,
+            created: required(time(6, "creation time")?, "no creation time")?,
+            updated: required(time(7, "change time")?, "no change time")?,
+            expires,
+            deleted,
+            disabled,
+            last_used: time(11, "last use")?,
+            superseded,
+            status: Key::status_at(expires, deleted, disabled, now),
+            adopted: get(site, row, 14, "adopted mark", key)?,
+            id,
+        },
+    ))
+}
