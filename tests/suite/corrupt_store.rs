@@ -205,7 +205,7 @@ struct Template {
 }
 
 fn template() -> Template {
-    let env = Env::new();
+    let env = Env::sqlite();
     let active = env.create(&[
         "--user",
         "svc",
@@ -590,8 +590,7 @@ fn command(rng: &mut Rng, t: &Template) -> (Vec<String>, Vec<u8>) {
 /// real disk would be most of the run time.
 fn scratch_env() -> Env {
     let dir = tempfile::tempdir_in("/dev/shm").unwrap_or_else(|_| tempfile::tempdir().unwrap());
-    let db = dir.path().join("store").join("keys.db");
-    Env { dir, db, url: None }
+    Env::sqlite_in(dir)
 }
 
 /// What one case did, for the summary.
@@ -762,7 +761,7 @@ fn stderr(run: &Run) -> String {
 
 #[test]
 fn a_negative_schema_version_is_refused_by_every_command_untouched() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy"]);
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     conn.pragma_update(None, "user_version", -1).unwrap();
@@ -788,7 +787,7 @@ fn a_negative_schema_version_is_refused_by_every_command_untouched() {
 #[test]
 fn a_tampered_prefix_makes_reset_fail_before_any_token_is_printed() {
     for prefix in ["KC", "", "a_b", EVIL] {
-        let env = Env::new();
+        let env = Env::sqlite();
         let token = env.create(&["--user", "svc", "--name", "deploy"]);
         let id = id_of(&token);
         let conn = rusqlite::Connection::open(&env.db).unwrap();
@@ -825,7 +824,7 @@ fn a_tampered_prefix_makes_reset_fail_before_any_token_is_printed() {
 #[test]
 fn sqlite_messages_quoting_a_damaged_store_are_escaped() {
     // A trigger's RAISE text and a damaged schema entry reach keyctl as SQLite's message.
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy"]);
     let id = id_of(&token);
     let conn = rusqlite::Connection::open(&env.db).unwrap();
@@ -838,7 +837,7 @@ fn sqlite_messages_quoting_a_damaged_store_are_escaped() {
     let run = run_checked(&env, &["disable".into(), id.into()], "", 4);
     assert!(stderr(&run).contains("A\\u{1b}[31mB"), "{}", stderr(&run));
 
-    let env = Env::new();
+    let env = Env::sqlite();
     env.create(&["--user", "svc"]);
     let mut bytes = std::fs::read(&env.db).unwrap();
     // The first page holds the schema as SQL text; put an escape in the middle of a word.
@@ -892,7 +891,7 @@ fn values_of_a_type_keyctl_never_writes_are_reported_as_damage() {
         ("digest", "?1", Value::Text("secret".into()), "digest"),
     ];
     for (column, expr, value, names) in cases {
-        let env = Env::new();
+        let env = Env::sqlite();
         let token = env.create(&["--user", "svc", "--name", "deploy"]);
         let conn = rusqlite::Connection::open(&env.db).unwrap();
         conn.execute(&format!("UPDATE keys SET {column} = {expr}"), [value])
@@ -913,7 +912,7 @@ fn values_of_a_type_keyctl_never_writes_are_reported_as_damage() {
         assert!(!said.contains("Invalid column type"), "{said}");
     }
     // The end of a grace period that is no number is named as it is, not as some number.
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy"]);
     env.run(&["reset", id_of(&token), "--grace", "1h"]).code(0);
     let conn = rusqlite::Connection::open(&env.db).unwrap();
@@ -933,7 +932,7 @@ fn values_of_a_type_keyctl_never_writes_are_reported_as_damage() {
 fn a_header_with_an_unknown_file_format_is_refused_untouched() {
     // SQLite opens such a file read-only and then blames the file's permissions.
     for (at, value) in [(18, 3), (19, 3), (18, 0), (19, 0x7f)] {
-        let env = Env::new();
+        let env = Env::sqlite();
         let token = env.create(&["--user", "svc", "--name", "deploy"]);
         let mut bytes = std::fs::read(&env.db).unwrap();
         bytes[at] = value;
@@ -954,7 +953,7 @@ fn a_header_with_an_unknown_file_format_is_refused_untouched() {
 
 #[test]
 fn a_schema_keyctl_did_not_make_is_named_without_quoting_sql() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy"]);
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     conn.execute_batch("ALTER TABLE keys RENAME COLUMN prefix TO pfx")

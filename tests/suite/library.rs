@@ -51,7 +51,7 @@ fn to_wal(db: &Path) {
 }
 
 fn every_command_shows_in_the_next_verification(wal: bool) {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "web", "--path", "/api"]);
     let other = env.create(&["--user", "svc", "--name", "other"]);
     if wal {
@@ -123,7 +123,7 @@ fn every_command_shows_in_the_next_verification_wal() {
 fn a_remembered_key_is_answered_while_a_writer_holds_the_store() {
     // An exclusive lock keeps every reader out in the rollback journal; an answer for a key
     // the store remembers needs no lock, and nothing has been committed meanwhile.
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc"]);
     let store = &mut verifier(&env.db);
     assert_eq!(reason(store, &token, None), None);
@@ -141,7 +141,7 @@ fn a_remembered_key_is_answered_while_a_writer_holds_the_store() {
 fn writes_in_exclusive_locking_mode_show_once_the_writer_lets_go() {
     // In exclusive locking mode SQLite increments the file's change counter only in the
     // first transaction of a locking session; the later ones must show all the same.
-    let env = Env::new();
+    let env = Env::sqlite();
     let a = env.create(&["--user", "svc", "--name", "a"]);
     let b = env.create(&["--user", "svc", "--name", "b"]);
     let store = &mut verifier(&env.db);
@@ -167,7 +167,7 @@ fn writes_in_exclusive_locking_mode_show_once_the_writer_lets_go() {
 
 #[test]
 fn last_use_is_recorded_at_most_once_a_minute() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc"]);
     let (store, t) = store_at(&env.db, common::now());
     let mut store = Verifier::new(store);
@@ -213,7 +213,7 @@ fn opening_a_store_keeps_the_locks_of_other_connections() {
     // Closing any descriptor of a file drops every POSIX lock the process holds on it, so
     // opening (and dropping) a Store must not open and close the file behind SQLite's back
     // while another connection in this process is writing.
-    let env = Env::new();
+    let env = Env::sqlite();
     env.create(&["--user", "svc"]);
     let writer = Connection::open(&env.db).unwrap();
     writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -229,7 +229,7 @@ fn opening_a_store_keeps_the_locks_of_other_connections() {
 #[test]
 fn a_verifier_can_move_to_another_thread() {
     fn send<T: Send>(_: &T) {}
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc"]);
     let mut store = verifier(&env.db);
     send(&store);
@@ -241,7 +241,7 @@ fn a_verifier_can_move_to_another_thread() {
 
 #[test]
 fn prune_removes_only_the_listed_keys_still_prunable() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let old = env.create(&["--user", "svc", "--name", "old", "--expire", "1d"]);
     let later = env.create(&["--user", "svc", "--name", "later", "--expire", "3d"]);
     let extended = env.create(&["--user", "svc", "--name", "extended", "--expire", "1d"]);
@@ -283,7 +283,7 @@ fn store_at(db: &Path, start: i64) -> (Store, Arc<AtomicI64>) {
 
 #[test]
 fn a_grace_period_ends_to_the_second_and_expiry_likewise() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let old = env.create(&["--user", "ci", "--name", "deploy"]);
     let start = common::now();
     let (mut store, t) = store_at(&env.db, start);

@@ -212,7 +212,7 @@ struct History {
 
 #[test]
 fn killed_creates_and_resets_never_lose_a_printed_token_or_corrupt_the_store() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let mut rng = Rng::seeded();
     let mut keys: Vec<(String, History)> = Vec::new();
     let started = Instant::now();
@@ -413,7 +413,7 @@ fn fill_until_next_create_grows(env: &Env, tokens: &mut Vec<String>) {
 
 #[test]
 fn a_full_disk_fails_the_create_cleanly_and_the_store_stays_usable() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let mut tokens = vec![
         env.create(&["--user", "disk", "--name", "first"]),
         env.create(&["--user", "disk", "--name", "second", "--path", "/api"]),
@@ -453,7 +453,7 @@ fn a_full_disk_fails_the_create_cleanly_and_the_store_stays_usable() {
 
 #[test]
 fn a_full_disk_while_making_a_new_store_leaves_nothing_half_made() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let Some(out) = run_with_file_limit(&env, &["create", "--user", "svc"], 0) else {
         return;
     };
@@ -481,7 +481,7 @@ fn hang_limit() -> Duration {
 
 #[test]
 fn a_store_locked_past_the_busy_timeout_fails_every_command_cleanly() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy"]);
     env.create(&["--user", "svc", "--name", "other"]);
     let rows = env.rows();
@@ -556,7 +556,7 @@ fn a_store_locked_past_the_busy_timeout_fails_every_command_cleanly() {
 
 #[test]
 fn readers_answer_while_a_writer_holds_the_lock_and_writers_time_out() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy", "--path", "/api"]);
     let rows = env.rows();
 
@@ -678,7 +678,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let env = Env::new();
+    let env = Env::sqlite();
     let api = env.create(&[
         "--user", "svc", "--name", "deploy", "--path", "/api", "--expire", "30d",
     ]);
@@ -1337,7 +1337,7 @@ fn hostile_and_almost_right_tokens_and_requests_are_rejected_and_change_nothing(
 
 #[test]
 fn sql_shaped_text_that_is_valid_is_stored_literally() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let description = "'); DROP TABLE keys; -- \" OR 1=1 /* ünïcödé 🔑 */";
     // No `;` in the path: a prefix with one is refused (servlet containers drop `;params`).
     let path = "/'OR'1'='1/**/UNION/**/SELECT/**/key--";
@@ -1370,7 +1370,7 @@ const EVIL: &str = "A\u{1b}[31mB\u{1b}]0;owned\u{7}C\rD\u{9b}2JE\u{8}\u{8}F\u{7f
 
 #[test]
 fn control_characters_planted_in_the_store_are_never_printed_raw() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy", "--path", "/api"]);
     let other = env.create(&["--user", "ops", "--name", "other"]);
     // keyctl refuses such text on input; plant it as another program with write access
@@ -1448,7 +1448,7 @@ fn control_characters_planted_in_the_store_are_never_printed_raw() {
 
 #[test]
 fn without_the_secret_verify_says_the_same_for_every_key_state() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let ids: Vec<String> = ["active", "revoked", "disabled", "expired"]
         .iter()
         .map(|name| id_of(&env.create(&["--user", "svc", "--name", name])).to_owned())
@@ -1496,7 +1496,7 @@ fn another_user_can_neither_read_nor_use_the_store() {
         common::skip("`setpriv` cannot switch to an unprivileged user here");
         return;
     }
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy"]);
     let rows = env.rows();
     use std::os::unix::fs::PermissionsExt;

@@ -43,7 +43,7 @@ fn store_files(db: &Path) -> Vec<PathBuf> {
 #[test]
 fn new_store_is_private_whatever_the_umask() {
     for umask in [0o000, 0o002, 0o022, 0o077, 0o277, 0o777] {
-        let env = Env::new();
+        let env = Env::sqlite();
         let top = mode(env.dir.path());
         let db = env.dir.path().join("a").join("b").join("c").join("keys.db");
         let mut cmd = env.command();
@@ -81,7 +81,7 @@ fn new_store_is_private_whatever_the_umask() {
 
 #[test]
 fn db_flag_before_or_after_the_subcommand_wins_over_keyctl_db() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let other = env.dir.path().join("other.db");
     let t1 = out_token(run(env
         .command()
@@ -117,7 +117,7 @@ fn out_token(out: Out) -> String {
 
 #[test]
 fn keyctl_db_names_the_store() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let t = env.create(&["--user", "svc"]);
     assert!(env.db.exists());
     assert_eq!(mode(&env.db), 0o600);
@@ -131,7 +131,7 @@ fn keyctl_db_names_the_store() {
 
 #[test]
 fn default_store_is_under_xdg_data_home_or_home() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let out = run(env
         .command()
         .env_remove("KEYCTL_DB")
@@ -164,7 +164,7 @@ fn default_store_is_under_xdg_data_home_or_home() {
 
 #[test]
 fn a_directory_is_not_a_store() {
-    let env = Env::new();
+    let env = Env::sqlite();
     fs::create_dir_all(&env.db).unwrap();
     for args in [vec!["create", "--user", "svc"], vec!["list"]] {
         let out = env.run(&args);
@@ -233,7 +233,7 @@ fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
             v
         },
     ] {
-        let env = Env::new();
+        let env = Env::sqlite();
         fs::create_dir_all(env.db.parent().unwrap()).unwrap();
         fs::write(&env.db, &contents).unwrap();
         refused_and_untouched(&env, "not a keyctl store");
@@ -250,7 +250,7 @@ fn a_foreign_sqlite_database_is_refused_and_left_untouched() {
         "PRAGMA application_id = 42;",
     ];
     for setup in setups {
-        let env = Env::new();
+        let env = Env::sqlite();
         fs::create_dir_all(env.db.parent().unwrap()).unwrap();
         let conn = rusqlite::Connection::open(&env.db).unwrap();
         conn.execute_batch(setup).unwrap();
@@ -261,7 +261,7 @@ fn a_foreign_sqlite_database_is_refused_and_left_untouched() {
 
 #[test]
 fn a_newer_store_is_refused_with_a_hint_to_upgrade() {
-    let env = Env::new();
+    let env = Env::sqlite();
     env.create(&["--user", "svc", "--name", "k"]);
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     let version: i64 = conn
@@ -276,7 +276,7 @@ fn a_newer_store_is_refused_with_a_hint_to_upgrade() {
 
 #[test]
 fn an_empty_file_is_made_a_store_only_by_a_writing_command_of_its_owner() {
-    let env = Env::new();
+    let env = Env::sqlite();
     fs::create_dir_all(env.db.parent().unwrap()).unwrap();
     fs::write(&env.db, b"").unwrap();
     fs::set_permissions(&env.db, fs::Permissions::from_mode(0o644)).unwrap();
@@ -305,7 +305,7 @@ fn an_empty_file_of_another_user_is_left_untouched() {
         return;
     }
     // A world-writable empty file planted by someone else in a shared directory.
-    let env = Env::new();
+    let env = Env::sqlite();
     fs::create_dir_all(env.db.parent().unwrap()).unwrap();
     fs::write(&env.db, b"").unwrap();
     std::os::unix::fs::chown(&env.db, Some(65534), Some(65534)).unwrap();
@@ -326,7 +326,7 @@ fn an_empty_file_of_another_user_is_left_untouched() {
 
 #[test]
 fn commands_other_than_create_need_an_existing_store() {
-    let env = Env::new();
+    let env = Env::sqlite();
     for args in every_store_command() {
         if args[0] == "create" {
             continue;
@@ -353,7 +353,7 @@ fn commands_other_than_create_need_an_existing_store() {
 /// Runs keyctl with some arguments and some input on stdin.
 #[test]
 fn read_only_store_can_be_read_but_not_written() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let t = env.create(&["--user", "svc", "--name", "k", "--path", "/api"]);
     let before = fs::read(&env.db).unwrap();
     let dir = env.db.parent().unwrap().to_owned();
@@ -414,7 +414,7 @@ fn read_only_store_can_be_read_but_not_written() {
 
 #[test]
 fn secrets_never_reach_the_store_files() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let mut tokens = vec![
         env.create(&["--user", "svc", "--name", "a"]),
         env.create(&["--user", "svc", "--prefix", "acme", "--path", "/api"]),
@@ -494,7 +494,7 @@ fn assert_not_locked(out: &Out) {
 #[test]
 fn parallel_creates_on_a_fresh_store_lose_nothing() {
     const N: usize = 12;
-    let env = Env::new();
+    let env = Env::sqlite();
     assert!(!env.db.parent().unwrap().exists());
     let outs = all_at_once(
         &env,
@@ -554,7 +554,7 @@ fn parallel_creates_on_a_fresh_store_lose_nothing() {
 #[test]
 fn parallel_creates_of_one_name_make_exactly_one_key() {
     const N: usize = 8;
-    let env = Env::new();
+    let env = Env::sqlite();
     env.create(&["--user", "seed"]);
     let outs = all_at_once(&env, N, &["create", "--user", "ci", "--name", "deploy"]);
     for out in &outs {
@@ -571,7 +571,7 @@ fn parallel_creates_of_one_name_make_exactly_one_key() {
 #[test]
 fn parallel_resets_leave_exactly_the_last_token_valid() {
     const N: usize = 8;
-    let env = Env::new();
+    let env = Env::sqlite();
     let first = env.create(&["--user", "ci", "--name", "deploy"]);
     let outs = all_at_once(&env, N, &["reset", "ci/deploy"]);
     let mut valid = 0;

@@ -307,20 +307,108 @@ pub struct Env {
     pub db: PathBuf,
     /// The store's URL when it is a PostgreSQL database; `db` is then unused.
     pub url: Option<String>,
+    /// The database made for this env, dropped with it.
+    #[cfg(feature = "postgres")]
+    _database: Option<pg::TestDb>,
+}
+
+/// Whether the behaviour suites run against PostgreSQL (`KEYCTL_TEST_BACKEND=postgres`)
+/// rather than an SQLite file.
+pub fn on_postgres() -> bool {
+    std::env::var("KEYCTL_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
 impl Env {
+    /// A fresh store: a file in a new temp dir, or, when the suites run against PostgreSQL,
+    /// a new database on the test server.
     pub fn new() -> Env {
-        let dir = tempfile::tempdir().expect("tempdir");
+        if on_postgres() {
+            #[cfg(feature = "postgres")]
+            {
+                let database = pg::fresh_db()
+                    .expect("KEYCTL_TEST_BACKEND=postgres needs KEYCTL_TEST_POSTGRES");
+                let mut env = Env::at_url(&database.url);
+                env._database = Some(database);
+                return env;
+            }
+            #[cfg(not(feature = "postgres"))]
+            panic!("KEYCTL_TEST_BACKEND=postgres needs a build with the postgres feature");
+        }
+        Env::sqlite()
+    }
+
+    /// A fresh store in an SQLite file, whatever the suites run against: for tests about
+    /// the file itself.
+    pub fn sqlite() -> Env {
+        Env::sqlite_in(tempfile::tempdir().expect("tempdir"))
+    }
+
+    /// [`Env::sqlite`] in a temp dir of the caller's choice.
+    pub fn sqlite_in(dir: tempfile::TempDir) -> Env {
         let db = dir.path().join("store").join("keys.db");
-        Env { dir, db, url: None }
+        Env {
+            dir,
+            db,
+            url: None,
+            #[cfg(feature = "postgres")]
+            _database: None,
+        }
     }
 
     /// A temporary home whose store is the database at `url` (`KEYCTL_DB=url`).
     pub fn at_url(url: &str) -> Env {
         Env {
             url: Some(url.to_owned()),
-            ..Env::new()
+            ..Env::sqlite()
+        }
+    }
+
+    /// Whether the store exists yet (a file, or keyctl's schema in the database).
+    pub fn store_exists(&self) -> bool {
+        match &self.url {
+            #[cfg(feature = "postgres")]
+            Some(url) => pg::client(url)
+                .query_one("SELECT to_regnamespace('keyctl') IS NOT NULL", &[])
+                .map(|r| r.get::<_, bool>(0))
+                .unwrap_or(false),
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => unreachable!("a database store without the postgres feature"),
+            None => self.db.exists(),
+        }
+    }
+
+    /// Run SQL statements on the store's tables, as another program with write access
+    /// could (tests use it to age keys or to tamper).
+    pub fn sql(&self, statements: &str) {
+        match &self.url {
+            #[cfg(feature = "postgres")]
+            Some(url) => pg::client(url)
+                .batch_execute(&format!("SET search_path TO keyctl; {statements}"))
+                .unwrap_or_else(|e| panic!("{statements}: {e}")),
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => unreachable!("a database store without the postgres feature"),
+            None => rusqlite::Connection::open(&self.db)
+                .and_then(|c| c.execute_batch(statements))
+                .unwrap_or_else(|e| panic!("{statements}: {e}")),
+        }
+    }
+
+    /// The one integer a query on the store's tables gives.
+    pub fn query_i64(&self, query: &str) -> i64 {
+        match &self.url {
+            #[cfg(feature = "postgres")]
+            Some(url) => {
+                let mut c = pg::client(url);
+                c.batch_execute("SET search_path TO keyctl").unwrap();
+                c.query_one(query, &[])
+                    .map(|r| r.get::<_, i64>(0))
+                    .unwrap_or_else(|e| panic!("{query}: {e}"))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => unreachable!("a database store without the postgres feature"),
+            None => rusqlite::Connection::open(&self.db)
+                .and_then(|c| c.query_row(query, [], |r| r.get(0)))
+                .unwrap_or_else(|e| panic!("{query}: {e}")),
         }
     }
 
