@@ -56,7 +56,7 @@ else
 fi
 
 # --- stores (cached: the key depends on the schema and on how the populator makes keys) --
-cache_key=$(cat src/store/schema.rs examples/bench_store.rs | sha256sum | cut -c1-12)
+cache_key=$(cat src/store/sqlite/schema.rs examples/bench_store.rs | sha256sum | cut -c1-12)
 STORES=${KEYCTL_BENCH_DIR:-${TMPDIR:-/tmp}/keyctl-bench}/$cache_key
 OUT=$STORES/results-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$STORES" "$OUT"
