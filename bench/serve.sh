@@ -4,13 +4,13 @@
 #
 #   bench/serve.sh          build, populate (cached), measure, write the serve results block
 #
-# Not a test: nothing here runs under `cargo test` or .ci/run. About 15 minutes on 2 cores
+# Not a test: nothing here runs under `cargo test` or .ci/run. About 20 minutes on 2 cores
 # once the builds and stores are cached. Environment:
 #   KEYCTL_BENCH_DIR  where stores and tools are cached (default: ${TMPDIR:-/tmp}/keyctl-bench)
 #   ROUNDS            rounds of the throughput comparison (default 5)
 #   SECONDS_PER_RUN   length of each wrk run (default 10)
 #   CONNECTIONS       wrk's connections (default 64; wrk runs 2 threads)
-#   PORT_BASE         the servers listen on 127.0.0.1:PORT_BASE+1 to +6 (default 17870)
+#   PORT_BASE         the servers listen on 127.0.0.1:PORT_BASE+1 to +7 (default 17870)
 #   LONG_SECONDS      the minute of the memory and latency measures (default 60; less only
 #                     to try the script out: the results then measure something else)
 #
@@ -33,6 +33,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
+[ -x /usr/bin/time ] || missing+=(time)
 LINUX_X86_64=$([ "$(uname -sm)" = "Linux x86_64" ] && echo yes || true)
 [ -z "$LINUX_X86_64" ] || command -v musl-gcc >/dev/null || missing+=(musl-tools)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -113,7 +114,8 @@ PY
 # --- servers -----------------------------------------------------------------------------
 P_KEYCTL=$((PORT_BASE + 1)) P_MUSL=$((PORT_BASE + 2)) P_BASIC=$((PORT_BASE + 3))
 P_CHAIN=$((PORT_BASE + 4)) P_CHAIN_KA=$((PORT_BASE + 5)) P_SPARE=$((PORT_BASE + 6))
-for p in $P_KEYCTL $P_MUSL $P_BASIC $P_CHAIN $P_CHAIN_KA $P_SPARE; do
+P_OPEN=$((PORT_BASE + 7))
+for p in $P_KEYCTL $P_MUSL $P_BASIC $P_CHAIN $P_CHAIN_KA $P_SPARE $P_OPEN; do
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$p/"; then
     echo "port $p is in use; set PORT_BASE" >&2
     exit 1
@@ -166,6 +168,7 @@ start_keyctl "$KEYCTL" "$OUT/auth.db" "$P_KEYCTL" keyctl
 #    proxy_pass, replaced by the same 204.
 #  - the same with keep-alive connections to keyctl (an `upstream` with `keepalive`):
 #    reported, not claimed, to show what the README configuration leaves on the table.
+#  - the same 204 with no check at all: the latency floor of this machine, reported.
 readme_nginx=$(awk '/^### nginx$/ {s=1} s && /^```nginx$/ {b=1; next} b && /^```$/ {exit} b' README.md)
 chain=$(printf '%s\n' "$readme_nginx" |
   sed -e "s/127.0.0.1:7878/127.0.0.1:$P_KEYCTL/; s/127.0.0.1:8000/127.0.0.1:$P_CHAIN/" \
@@ -202,6 +205,14 @@ http {
 
 $chain
 
+    server {
+        listen 127.0.0.1:$P_OPEN;
+        root $OUT/www;
+        location / {
+            try_files /nonexistent =204;
+        }
+    }
+
     upstream keyctl_keepalive {
         server 127.0.0.1:$P_KEYCTL;
         keepalive 64;
@@ -217,6 +228,8 @@ for _ in $(seq 100); do
 done
 
 # --- checks: every door lets a good token through and stops a wrong one -----------------
+expect_open=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_OPEN/api/items")
+[ "$expect_open" = 204 ] || { echo "check failed: the open nginx server answered $expect_open" >&2; exit 1; }
 GOOD=$(sed -n 5p "$OUT/auth-100000.txt")
 WRONG="Basic $(printf 'u0004:kc_wrongwrongwrongwr_wrongwrongwrongwrongwrongwrongwrongwrongwrongwr' | base64 -w0)"
 expect() { # expect STATUS URL [CURL-ARGS...]
@@ -317,20 +330,25 @@ Q_KEYCTL=$(half keyctl)
 Q_NGINX=$(half nginx)
 sed "s|^|http://127.0.0.1:$P_KEYCTL/auth/api/items?accesskey=|" "$OUT/tokens-100000.txt" >"$OUT/urls-keyctl.txt"
 NGINX_USER="u0499:$(sed -n 500p "$OUT/tokens-100000.txt")"
-oha() { # oha NAME RATE SECONDS ARGS...
-  local name=$1 q=$2 s=$3
+oha() { # oha NAME RATE SECONDS ARGS...: oha's summary, and the CPU time oha and keyctl took
+  local name=$1 q=$2 s=$3 before
   shift 3
-  "$OHA" --no-tui --output-format json -c 32 -q "$q" --latency-correction -z "${s}s" "$@" \
+  before=$(awk '{print $14 + $15}' "/proc/$PID_keyctl/stat")
+  /usr/bin/time -f '{"elapsed_s": %e, "oha_user_s": %U, "oha_sys_s": %S}' -o "$OUT/$name.time" \
+    "$OHA" --no-tui --output-format json -c 32 -q "$q" --latency-correction -z "${s}s" "$@" \
     >"$OUT/$name.json" 2>"$OUT/$name.stderr"
+  echo "{\"keyctl_cpu_s\": $(($(awk '{print $14 + $15}' "/proc/$PID_keyctl/stat") - before))e-2}" >"$OUT/$name.keyctl"
 }
 echo "latency: keyctl at $Q_KEYCTL/s, both at $Q_NGINX/s..." >&2
 echo "{\"keyctl\": $Q_KEYCTL, \"nginx\": $Q_NGINX}" >"$OUT/latency-rates.json"
 for r in 1 2 3; do
-  for what in $(printf '%s\n' keyctl keyctl_at_nginx nginx | shuf); do
+  for what in $(printf '%s\n' keyctl keyctl_at_nginx nginx floor floor_at_keyctl | shuf); do
     case $what in
       keyctl) fresh "$OUT/auth.db"; oha "latency-keyctl-$r" "$Q_KEYCTL" $((2 * DUR)) --urls-from-file "$OUT/urls-keyctl.txt" ;;
       keyctl_at_nginx) fresh "$OUT/auth.db"; oha "latency-keyctlatnginx-$r" "$Q_NGINX" $((2 * DUR)) --urls-from-file "$OUT/urls-keyctl.txt" ;;
       nginx) oha "latency-nginx-$r" "$Q_NGINX" $((2 * DUR)) -a "$NGINX_USER" "${TARGET_URL[nginx]}" ;;
+      floor) oha "latency-floor-$r" "$Q_NGINX" $((2 * DUR)) "http://127.0.0.1:$P_OPEN/api/items" ;;
+      floor_at_keyctl) oha "latency-flooratkeyctl-$r" "$Q_KEYCTL" $((2 * DUR)) "http://127.0.0.1:$P_OPEN/api/items" ;;
     esac
   done
   alive keyctl
