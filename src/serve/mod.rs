@@ -296,105 +296,77 @@ fn bind_one(listen: &Listen) -> Result<Bound> {
 }
 
 async fn serve(shared: Arc<Shared>, listeners: Vec<Bound>) -> Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
     let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
-    let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Conn>(64);
-    for listener in listeners {
-        let tx = conn_tx.clone();
-        let permits = Arc::clone(&permits);
-        let mut stop = stop_rx.clone();
-        match listener {
-            Bound::Tcp(l) => {
-                let l = tokio::net::TcpListener::from_std(l)
-                    .map_err(|e| Error::Store(format!("cannot listen: {e}")))?;
-                tokio::spawn(async move {
-                    loop {
-                        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                            return;
-                        };
-                        tokio::select! {
-                            accepted = l.accept() => match accepted {
-                                Ok((stream, peer)) => {
-                                    let _ = stream.set_nodelay(true);
-                                    if tx.send(Conn::Tcp(stream, peer, permit)).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                Err(e) => accept_failed(&e).await,
-                            },
-                            _ = stop.changed() => return,
-                        }
-                    }
-                });
-            }
-            Bound::Unix(l, _) => {
-                let l = tokio::net::UnixListener::from_std(l)
-                    .map_err(|e| Error::Store(format!("cannot listen: {e}")))?;
-                tokio::spawn(async move {
-                    loop {
-                        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                            return;
-                        };
-                        tokio::select! {
-                            accepted = l.accept() => match accepted {
-                                Ok((stream, _)) => {
-                                    if tx.send(Conn::Unix(stream, permit)).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                Err(e) => accept_failed(&e).await,
-                            },
-                            _ = stop.changed() => return,
-                        }
-                    }
-                });
-            }
-        }
-    }
-    drop(conn_tx);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
         .max_headers(MAX_HEADERS)
         .max_header_size(MAX_HEAD)
         .max_buf_size(MAX_HEAD + MAX_LINE);
-    let mut signals = Signals::new()?;
-    loop {
-        tokio::select! {
-            conn = conn_rx.recv() => {
-                let Some(conn) = conn else { break };
-                let shared = Arc::clone(&shared);
-                let peer: Arc<str> = match &conn {
-                    Conn::Tcp(_, peer, _) => peer.ip().to_string().into(),
-                    Conn::Unix(..) => "unix".into(),
-                };
-                let service = hyper::service::service_fn(move |req| {
-                    let shared = Arc::clone(&shared);
-                    let peer = Arc::clone(&peer);
-                    async move { Ok::<_, Infallible>(handle(&shared, req, &peer).await) }
-                });
-                match conn {
-                    Conn::Tcp(stream, _, permit) => {
-                        let c = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                        tokio::spawn(async move {
-                            let _ = c.await;
-                            drop(permit);
-                        });
+    // Each listener's task accepts and starts every connection itself, on the worker thread
+    // it runs on: a connection reaches its first request without waking another thread,
+    // which counts when a proxy opens a connection per request.
+    let mut acceptors = Vec::new();
+    for listener in listeners {
+        let accept = Acceptor {
+            shared: Arc::clone(&shared),
+            graceful: Arc::clone(&graceful),
+            permits: Arc::clone(&permits),
+            http: http.clone(),
+        };
+        let task = match listener {
+            Bound::Tcp(l) => {
+                let l = tokio::net::TcpListener::from_std(l)
+                    .map_err(|e| Error::Store(format!("cannot listen: {e}")))?;
+                tokio::spawn(async move {
+                    loop {
+                        let Ok(permit) = Arc::clone(&accept.permits).acquire_owned().await else {
+                            return;
+                        };
+                        match l.accept().await {
+                            Ok((stream, peer)) => {
+                                let _ = stream.set_nodelay(true);
+                                accept.start(stream, peer.ip().to_string().into(), permit);
+                            }
+                            Err(e) => accept_failed(&e).await,
+                        }
                     }
-                    Conn::Unix(stream, permit) => {
-                        let c = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                        tokio::spawn(async move {
-                            let _ = c.await;
-                            drop(permit);
-                        });
-                    }
-                }
+                })
             }
-            () = signals.recv() => break,
-        }
+            Bound::Unix(l, _) => {
+                let l = tokio::net::UnixListener::from_std(l)
+                    .map_err(|e| Error::Store(format!("cannot listen: {e}")))?;
+                tokio::spawn(async move {
+                    loop {
+                        let Ok(permit) = Arc::clone(&accept.permits).acquire_owned().await else {
+                            return;
+                        };
+                        match l.accept().await {
+                            Ok((stream, _)) => accept.start(stream, "unix".into(), permit),
+                            Err(e) => accept_failed(&e).await,
+                        }
+                    }
+                })
+            }
+        };
+        acceptors.push(task);
     }
-    let _ = stop_tx.send(true);
+    Signals::new()?.recv().await;
+    // Stop accepting (an acceptor may be waiting for a permit, or for a connection), and
+    // let the acceptors and the references to the shutdown they hold go: every connection
+    // they started is watched before the shutdown begins. A connection is started in the
+    // same step as it is accepted, with no await between, so none is lost half-way.
+    for task in &acceptors {
+        task.abort();
+    }
+    for task in acceptors {
+        let _ = task.await;
+    }
+    // Only the acceptors shared it, and they are gone.
+    let Some(graceful) = Arc::into_inner(graceful) else {
+        return Ok(());
+    };
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(DRAIN_TIMEOUT) => {
@@ -404,13 +376,35 @@ async fn serve(shared: Arc<Shared>, listeners: Vec<Bound>) -> Result<()> {
     Ok(())
 }
 
-enum Conn {
-    Tcp(
-        tokio::net::TcpStream,
-        SocketAddr,
-        tokio::sync::OwnedSemaphorePermit,
-    ),
-    Unix(tokio::net::UnixStream, tokio::sync::OwnedSemaphorePermit),
+/// What a listener's task needs to start a connection.
+struct Acceptor {
+    shared: Arc<Shared>,
+    graceful: Arc<hyper_util::server::graceful::GracefulShutdown>,
+    permits: Arc<Semaphore>,
+    http: hyper::server::conn::http1::Builder,
+}
+
+impl Acceptor {
+    /// Serve one accepted connection from `peer` (an address, or `unix`) in a task of its
+    /// own, holding `permit` until it ends.
+    fn start<S>(&self, stream: S, peer: Arc<str>, permit: tokio::sync::OwnedSemaphorePermit)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        let service = hyper::service::service_fn(move |req| {
+            let shared = Arc::clone(&shared);
+            let peer = Arc::clone(&peer);
+            async move { Ok::<_, Infallible>(handle(&shared, req, &peer).await) }
+        });
+        let c = self
+            .graceful
+            .watch(self.http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = c.await;
+            drop(permit);
+        });
+    }
 }
 
 /// Accepting fails when the process runs out of file descriptors, for one: say so and
