@@ -27,7 +27,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
-use crate::store::{Access, Options, Store};
+use crate::store::{Access, LastUses, Options, Store};
 use crate::time::Clock;
 use crate::verify::Verifier;
 
@@ -43,6 +43,8 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// How long requests in flight may take to finish after SIGTERM or SIGINT.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the keys' last uses noted by the verifiers are written to the store.
+pub const USE_WRITE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where to listen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +137,8 @@ pub(crate) struct Shared {
     config: Config,
     metrics: metrics::Metrics,
     limiter: selfservice::Limiter,
+    /// Last uses, written every [`USE_WRITE_INTERVAL`] by a thread of their own.
+    uses: Arc<LastUses>,
 }
 
 thread_local! {
@@ -160,7 +164,7 @@ impl Shared {
     pub(crate) fn with_verifier<T>(&self, f: impl FnOnce(&mut Verifier) -> Result<T>) -> Result<T> {
         VERIFIER.with_borrow_mut(|slot| {
             if slot.is_none() {
-                *slot = Some(Verifier::new(self.open()?));
+                *slot = Some(Verifier::new(self.open()?).sharing_uses(Arc::clone(&self.uses)));
             }
             let verifier = slot.as_mut().expect("just set");
             let before = verifier.remembered();
@@ -207,6 +211,7 @@ impl Server {
         let shared = Arc::new(Shared {
             metrics: metrics::Metrics::new(),
             limiter: selfservice::Limiter::default(),
+            uses: Arc::new(LastUses::new()),
             config,
         });
         // Refuse to start on a store that is not there or not a keyctl store.
@@ -250,13 +255,60 @@ impl Server {
                 Bound::Tcp(_) => None,
             })
             .collect();
+        let (stop_writing, stopped) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("keyctl-last-use".into())
+                .spawn(move || write_uses(&shared, &stopped))
+                .map_err(|e| Error::Store(format!("cannot start the server's threads: {e}")))?
+        };
         let result = runtime.block_on(serve(shared, listeners));
         for path in sockets {
             let _ = std::fs::remove_file(path);
         }
         // Connections that did not finish within the drain time are dropped here.
         runtime.shutdown_timeout(Duration::from_millis(100));
+        // The writer writes what is left, then stops.
+        drop(stop_writing);
+        let _ = writer.join();
         result
+    }
+}
+
+/// Write the last uses the verifiers noted, every [`USE_WRITE_INTERVAL`] and once more
+/// when `stop` closes. Verifiers never write them: a write in a request would hold up
+/// that request, and every other, while it waits for the disk.
+fn write_uses(shared: &Shared, stop: &std::sync::mpsc::Receiver<()>) {
+    let mut store = None;
+    let mut failing = false;
+    loop {
+        let last = !matches!(
+            stop.recv_timeout(USE_WRITE_INTERVAL),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if shared.uses.pending() > 0 {
+            let written = match &store {
+                Some(store) => shared.uses.write(store),
+                None => shared
+                    .open()
+                    .and_then(|s| shared.uses.write(store.insert(s))),
+            };
+            match written {
+                Ok(_) => failing = false,
+                Err(e) => {
+                    // Said once, not every second; the uses wait for the next try.
+                    if !failing {
+                        log::note(&format!("cannot record keys' last use, will retry: {e}"));
+                    }
+                    failing = true;
+                    store = None;
+                }
+            }
+        }
+        if last {
+            return;
+        }
     }
 }
 

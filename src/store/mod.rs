@@ -618,8 +618,10 @@ pub(crate) trait Backend: Send {
     fn marker(&self) -> Option<Marker>;
     /// Read something, to tell whether the store can be read at all.
     fn ping(&self, clock: &Clock) -> Result<()>;
-    /// Record that key `id` verified at `now` (best effort, at most once a minute).
-    fn record_use(&self, id: &KeyId, last_used: Option<Timestamp>, now: Timestamp);
+    /// Record that each key verified at its time, in one transaction, waiting only briefly
+    /// for another writer's lock. A last use less than [`LAST_USED_INTERVAL`] older than
+    /// the new one stays.
+    fn record_uses(&self, uses: &[(KeyId, Timestamp)]) -> Result<()>;
 }
 
 /// An open key store.
@@ -923,7 +925,96 @@ impl Store {
         self.backend.marker()
     }
 
+    /// Record a key's use now, unless its last use is recent (best effort: a store that
+    /// cannot be written, or is busy, keeps the old time).
     pub(crate) fn record_use(&self, id: &KeyId, last_used: Option<Timestamp>, now: Timestamp) {
-        self.backend.record_use(id, last_used, now);
+        if !last_used.is_some_and(|t| recent(t, now)) {
+            let _ = self.backend.record_uses(&[(id.clone(), now)]);
+        }
+    }
+}
+
+/// Whether a last use at `t` is recent enough, at `now`, not to be written again.
+fn recent(t: Timestamp, now: Timestamp) -> bool {
+    now.0.saturating_sub(t.0) < LAST_USED_INTERVAL
+}
+
+/// Last uses noted by verifiers that share this, waiting to be written together.
+///
+/// A verifier made with [`Verifier::sharing_uses`](crate::verify::Verifier::sharing_uses)
+/// notes each key's use here instead of writing it, and answers at once; whoever owns
+/// this calls [`LastUses::write`] now and then (`keyctl serve`: every second) to record
+/// every use noted since in one transaction. A server verifying thousands of keys a
+/// minute then makes one small write a second, instead of one write per key, each of
+/// which would also make every verifier forget what it remembers.
+#[derive(Debug, Default)]
+pub struct LastUses {
+    inner: std::sync::Mutex<NotedUses>,
+}
+
+#[derive(Debug, Default)]
+struct NotedUses {
+    /// Uses to write, the latest of each key.
+    pending: std::collections::HashMap<KeyId, Timestamp>,
+    /// Uses written lately: a verifier that remembers a key still holds its old last use.
+    written: std::collections::HashMap<KeyId, Timestamp>,
+}
+
+impl LastUses {
+    /// Nothing noted yet.
+    pub fn new() -> LastUses {
+        LastUses::default()
+    }
+
+    fn noted(&self) -> std::sync::MutexGuard<'_, NotedUses> {
+        // The maps stay consistent whatever a panicking holder did.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Note that key `id`, last used at `last_used`, verified at `now`.
+    pub(crate) fn note(&self, id: &KeyId, last_used: Option<Timestamp>, now: Timestamp) {
+        if last_used.is_some_and(|t| recent(t, now)) {
+            return;
+        }
+        let mut noted = self.noted();
+        if noted.pending.contains_key(id) || noted.written.get(id).is_some_and(|t| recent(*t, now))
+        {
+            return;
+        }
+        noted.pending.insert(id.clone(), now);
+    }
+
+    /// How many uses wait to be written.
+    pub fn pending(&self) -> usize {
+        self.noted().pending.len()
+    }
+
+    /// Write every use noted so far to `store`, in one transaction, and return how many.
+    /// When the store cannot take them (busy, read-only, unreachable), they stay noted for
+    /// the next call and the error is returned.
+    pub fn write(&self, store: &Store) -> Result<usize> {
+        let uses: Vec<(KeyId, Timestamp)> = std::mem::take(&mut self.noted().pending)
+            .into_iter()
+            .collect();
+        let Some(latest) = uses.iter().map(|(_, t)| *t).max() else {
+            return Ok(0);
+        };
+        let written = store.backend.record_uses(&uses);
+        let mut noted = self.noted();
+        match written {
+            Ok(()) => {
+                noted.written.retain(|_, t| recent(*t, latest));
+                noted.written.extend(uses.iter().cloned());
+                Ok(uses.len())
+            }
+            Err(e) => {
+                for (id, t) in uses {
+                    noted.pending.entry(id).or_insert(t);
+                }
+                Err(e)
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::key::{Key, Status};
 use crate::names::{KeyId, KeyName, UserName};
 use crate::paths::PathPrefixes;
-use crate::store::{Marker, Store, StoredKey};
+use crate::store::{LastUses, Marker, Store, StoredKey};
 use crate::time::Timestamp;
 use crate::token::{self, Digest};
 
@@ -218,6 +218,8 @@ pub struct Verifier {
     /// Whether the store held adopted tokens when its marker read so: while it still
     /// does, a string that is neither a keyctl token nor adopted costs no look-up.
     adopted: Option<(Marker, bool)>,
+    /// Where uses are noted, when they are written by somebody else.
+    uses: Option<Arc<LastUses>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -244,7 +246,15 @@ impl Verifier {
             store,
             cache: cache::Cache::new(capacity),
             adopted: None,
+            uses: None,
         }
+    }
+
+    /// This verifier, noting each key's use in `uses` instead of writing it to the store
+    /// itself (see [`LastUses`]).
+    pub fn sharing_uses(mut self, uses: Arc<LastUses>) -> Verifier {
+        self.uses = Some(uses);
+        self
     }
 
     /// The store verified against.
@@ -383,7 +393,10 @@ impl Verifier {
                 .map(|_| Reason::PathNotAllowed),
         };
         if reason.is_none() {
-            self.store.record_use(&key.id, key.last_used, now);
+            match &self.uses {
+                Some(uses) => uses.note(&key.id, key.last_used, now),
+                None => self.store.record_use(&key.id, key.last_used, now),
+            }
         }
         Ok(Verdict {
             valid: reason.is_none(),

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use keyctl::store::Options;
+use keyctl::store::{LastUses, Options};
 use keyctl::time::{Clock, Timestamp};
 use keyctl::{Check, Credential, Reason, Source, Store, Verdict, Verifier};
 use rusqlite::Connection;
@@ -309,4 +309,38 @@ fn a_grace_period_ends_to_the_second_and_expiry_likewise() {
     assert_eq!(reason(&mut verifier, &new, None), None);
     t.store(start + 3600, Ordering::SeqCst);
     assert_eq!(reason(&mut verifier, &new, None), Some(Reason::Expired));
+}
+
+#[test]
+fn verifiers_sharing_last_uses_leave_the_writing_to_their_owner() {
+    let env = Env::sqlite();
+    let a = env.create(&["--user", "svc", "--name", "a"]);
+    let b = env.create(&["--user", "svc", "--name", "b"]);
+    let uses = Arc::new(LastUses::new());
+    let mut one = verifier(&env.db).sharing_uses(Arc::clone(&uses));
+    let mut two = verifier(&env.db).sharing_uses(Arc::clone(&uses));
+    assert_eq!(reason(&mut one, &a, None), None);
+    assert_eq!(reason(&mut two, &a, None), None);
+    assert_eq!(reason(&mut two, &b, None), None);
+    // Noted once each, and not written yet.
+    assert_eq!(uses.pending(), 2);
+    let last_used = |name: &str| common::show(&env, &format!("svc/{name}"))["last_used"].clone();
+    assert!(last_used("a").is_null() && last_used("b").is_null());
+
+    // A store that refuses the write keeps them noted.
+    env.run(&["disable", "svc/b"]).code(0);
+    let busy = Connection::open(&env.db).unwrap();
+    busy.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let writer = Store::open(&env.db).unwrap();
+    assert!(uses.write(&writer).is_err());
+    assert_eq!(uses.pending(), 2);
+    busy.execute_batch("ROLLBACK").unwrap();
+
+    assert_eq!(uses.write(&writer).unwrap(), 2);
+    assert_eq!(uses.pending(), 0);
+    assert!(last_used("a").is_string() && last_used("b").is_string());
+    // Remembered keys still hold their old last use: they are not noted again.
+    assert_eq!(reason(&mut one, &a, None), None);
+    assert_eq!(uses.pending(), 0);
+    assert_eq!(uses.write(&writer).unwrap(), 0);
 }

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Env, Reply, Served, id_of};
+use common::{Env, Reply, Served, id_of, list, show};
 use serde_json::Value;
 
 fn bearer(token: &str) -> String {
@@ -623,6 +623,43 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_0() {
         .unwrap();
     let r = read_reply(c).expect("the request in flight was answered");
     assert_eq!(r.status, 200);
+    let (code, _) = s.stop();
+    assert_eq!(code, Some(0));
+    // The last use noted by that request was written before the server exited.
+    assert!(show(&env, id_of(&t))["last_used"].is_string());
+}
+
+#[test]
+fn last_uses_are_written_in_the_background_within_seconds() {
+    let env = Env::new();
+    let tokens: Vec<String> = (0..50)
+        .map(|i| env.create(&["--user", "svc", "--name", &format!("k{i}")]))
+        .collect();
+    let unused = env.create(&["--user", "svc", "--name", "unused"]);
+    let s = Served::start(&env, &[]);
+    for t in &tokens {
+        assert_eq!(auth(&s, &[("x-api-key", t)]).status, 200);
+    }
+    // A rejected verification is no use.
+    env.run(&["disable", id_of(&unused)]).code(0);
+    assert_eq!(auth(&s, &[("x-api-key", &unused)]).status, 401);
+    let used = || {
+        list(&env, &["--all"])
+            .iter()
+            .filter(|k| k["last_used"].is_string())
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while used() < tokens.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The server is still running: the writes did not wait for it to stop.
+    assert_eq!(used(), tokens.len());
+    assert!(show(&env, id_of(&unused))["last_used"].is_null());
+    // Verifying goes on answering from memory after those writes.
+    for t in &tokens {
+        assert_eq!(auth(&s, &[("x-api-key", t)]).status, 200);
+    }
     let (code, _) = s.stop();
     assert_eq!(code, Some(0));
 }

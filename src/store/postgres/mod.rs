@@ -992,23 +992,30 @@ impl Backend for Postgres {
         })
     }
 
-    fn record_use(&self, id: &KeyId, last_used: Option<Timestamp>, now: Timestamp) {
-        let recent = |t: Timestamp| now.0.saturating_sub(t.0) < LAST_USED_INTERVAL;
-        if last_used.is_some_and(recent)
-            || self.recorded.borrow().get(id).is_some_and(|t| recent(*t))
-        {
-            return;
-        }
-        {
+    fn record_uses(&self, uses: &[(KeyId, Timestamp)]) -> Result<()> {
+        // A remembered key's row is not re-read after its last use is written (no
+        // notification follows), so the keys written lately are skipped here instead.
+        let uses: Vec<&(KeyId, Timestamp)> = {
             let mut recorded = self.recorded.borrow_mut();
-            if recorded.len() >= RECORDED_MAX {
+            let fresh: Vec<_> = uses
+                .iter()
+                .filter(|(id, now)| {
+                    !recorded
+                        .get(id)
+                        .is_some_and(|t| now.0.saturating_sub(t.0) < LAST_USED_INTERVAL)
+                })
+                .collect();
+            if recorded.len() + fresh.len() > RECORDED_MAX {
                 recorded.clear();
             }
-            recorded.insert(id.clone(), now);
+            recorded.extend(fresh.iter().map(|(id, now)| (id.clone(), *now)));
+            fresh
+        };
+        if uses.is_empty() {
+            return Ok(());
         }
-        // Best effort, and no notification: a last use changes no verdict. A standby
-        // refuses it, which is fine.
-        let _ = self.with_conn(|conn, site| {
+        // No notification: a last use changes no verdict. A standby refuses the write.
+        self.with_conn(|conn, site| {
             let mut tx = conn.client.transaction().map_err(|e| site.err(e))?;
             tx.batch_execute(&format!(
                 "SET LOCAL lock_timeout = '{TOUCH_TIMEOUT_MS}'; SET LOCAL synchronous_commit = off"
@@ -1020,14 +1027,16 @@ impl Backend for Postgres {
                     stmts: &mut conn.stmts,
                     site,
                 };
-                db.exec(
-                    "UPDATE keyctl.keys SET last_used = $2
-                     WHERE id = $1 AND (last_used IS NULL OR last_used <= $3)",
-                    &[&id.as_str(), &now.0, &(now.0 - LAST_USED_INTERVAL)],
-                )?;
+                for (id, now) in &uses {
+                    db.exec(
+                        "UPDATE keyctl.keys SET last_used = $2
+                         WHERE id = $1 AND (last_used IS NULL OR last_used <= $3)",
+                        &[&id.as_str(), &now.0, &(now.0 - LAST_USED_INTERVAL)],
+                    )?;
+                }
             }
             tx.commit().map_err(|e| site.err(e))
-        });
+        })
     }
 }
 

@@ -860,16 +860,24 @@ impl Backend for Sqlite {
         header::read(&self.conn).ok().map(Marker::Header)
     }
 
-    fn record_use(&self, id: &KeyId, last_used: Option<Timestamp>, now: Timestamp) {
-        if last_used.is_some_and(|t| now.0.saturating_sub(t.0) < LAST_USED_INTERVAL) {
-            return;
-        }
+    fn record_uses(&self, uses: &[(KeyId, Timestamp)]) -> Result<()> {
+        let e = |e| self.site.err(e);
         let _ = self.conn.busy_timeout(TOUCH_TIMEOUT);
-        let _ = self.conn.execute(
-            "UPDATE keys SET last_used = ?2 WHERE id = ?1 AND (last_used IS NULL OR last_used <= ?3)",
-            params![id.as_str(), now.0, now.0 - LAST_USED_INTERVAL],
-        );
+        let written = (|| {
+            let tx = self.conn.unchecked_transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE keys SET last_used = ?2
+                     WHERE id = ?1 AND (last_used IS NULL OR last_used <= ?3)",
+                )?;
+                for (id, now) in uses {
+                    stmt.execute(params![id.as_str(), now.0, now.0 - LAST_USED_INTERVAL])?;
+                }
+            }
+            tx.commit()
+        })();
         let _ = self.conn.busy_timeout(self.site.lock_timeout);
+        written.map_err(e)
     }
 }
 
