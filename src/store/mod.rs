@@ -935,7 +935,7 @@ impl Store {
 }
 
 /// Whether a last use at `t` is recent enough, at `now`, not to be written again.
-fn recent(t: Timestamp, now: Timestamp) -> bool {
+pub(crate) fn recent(t: Timestamp, now: Timestamp) -> bool {
     now.0.saturating_sub(t.0) < LAST_USED_INTERVAL
 }
 

@@ -999,11 +999,7 @@ impl Backend for Postgres {
             let mut recorded = self.recorded.borrow_mut();
             let fresh: Vec<_> = uses
                 .iter()
-                .filter(|(id, now)| {
-                    !recorded
-                        .get(id)
-                        .is_some_and(|t| now.0.saturating_sub(t.0) < LAST_USED_INTERVAL)
-                })
+                .filter(|(id, now)| !recorded.get(id).is_some_and(|t| super::recent(*t, *now)))
                 .collect();
             if recorded.len() + fresh.len() > RECORDED_MAX {
                 recorded.clear();
