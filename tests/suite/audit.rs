@@ -99,13 +99,10 @@ fn every_change_is_one_event_with_its_actor_and_no_secret() {
         }
     }
     // The short-lived key expired long ago, as far as prune can tell.
-    rusqlite::Connection::open(&env.db)
-        .unwrap()
-        .execute(
-            "UPDATE keys SET expires = expires - 86400 WHERE id = ?1",
-            [id_of(&expired)],
-        )
-        .unwrap();
+    env.sql(&format!(
+        "UPDATE keys SET expires = expires - 86400 WHERE id = '{}'",
+        id_of(&expired)
+    ));
     run(&["prune", "--older-than", "1h", "--yes"], Some("cron"));
 
     let log = events(&env);
@@ -201,18 +198,18 @@ fn every_change_is_one_event_with_its_actor_and_no_secret() {
     }
 }
 
-/// Run `keyctl log --check` on a copy of the store changed by `sql`.
-fn check_after(env: &Env, sql: &str, expect_head: Option<&str>) -> Out {
-    let copy = env.dir.path().join("copy.db");
-    std::fs::copy(&env.db, &copy).unwrap();
-    let conn = rusqlite::Connection::open(&copy).unwrap();
-    conn.execute_batch(sql).unwrap();
-    drop(conn);
-    let mut args = vec!["--db", copy.to_str().unwrap(), "log", "--check"];
-    if let Some(h) = expect_head {
-        args.extend(["--expect-head", h]);
-    }
-    env.run(&args)
+/// Run `keyctl log --check` after `sql` changed the events, then put them back.
+fn check_after(env: &Env, sql: &str, extra: &[&str]) -> Out {
+    env.sql(&format!(
+        "CREATE TABLE events_kept AS SELECT * FROM events; {sql}"
+    ));
+    let mut args = vec!["log", "--check"];
+    args.extend_from_slice(extra);
+    let out = env.run(&args);
+    env.sql(
+        "DELETE FROM events; INSERT INTO events SELECT * FROM events_kept; DROP TABLE events_kept",
+    );
+    out
 }
 
 #[test]
@@ -233,9 +230,9 @@ fn changing_removing_moving_or_adding_any_event_is_found() {
     out.code(0);
     let head = out.stdout.split("head ").nth(1).unwrap().trim().to_owned();
     assert_eq!(
-        check_after(&env, "", Some(&head)).code,
+        check_after(&env, "", &["--expect-head", &head]).code,
         0,
-        "an untouched copy"
+        "untouched events"
     );
     for seq in 1..=n {
         let others = if seq == n { 1 } else { seq + 1 };
@@ -273,18 +270,19 @@ fn changing_removing_moving_or_adding_any_event_is_found() {
                 format!(
                     "UPDATE events SET seq = seq + 1000 WHERE seq >= {seq};
                      UPDATE events SET seq = seq - 999 WHERE seq >= 1000;
-                     INSERT INTO events(seq, time, action, key_id, user, actor, details, hash)
-                       SELECT {seq}, time, action, key_id, user, actor, details, hash
-                       FROM events WHERE seq = {seq} + 1"
+                     CREATE TABLE events_copy AS SELECT * FROM events WHERE seq = {seq} + 1;
+                     UPDATE events_copy SET seq = {seq};
+                     INSERT INTO events SELECT * FROM events_copy;
+                     DROP TABLE events_copy"
                 ),
             ),
         ] {
-            let out = check_after(&env, &sql, None);
+            let out = check_after(&env, &sql, &[]);
             // The last event removed leaves a shorter chain that is intact in itself: only
             // the recorded head tells.
             if what == "removed" && seq == n {
                 out.code(0);
-                let out = check_after(&env, &sql, Some(&head));
+                let out = check_after(&env, &sql, &["--expect-head", &head]);
                 out.code(1);
                 assert!(
                     out.stderr.contains("cut short or rewritten"),
@@ -302,16 +300,28 @@ fn changing_removing_moving_or_adding_any_event_is_found() {
         }
     }
     // Cut short: an intact chain of fewer events, which only the expected head reveals.
-    let out = check_after(&env, "DELETE FROM events WHERE seq > 3", Some(&head));
+    let out = check_after(
+        &env,
+        "DELETE FROM events WHERE seq > 3",
+        &["--expect-head", &head],
+    );
     out.code(1);
-    let out = check_after(&env, "DELETE FROM events WHERE seq > 3", None);
+    let out = check_after(&env, "DELETE FROM events WHERE seq > 3", &[]);
     out.code(0);
     assert!(out.stdout.starts_with("3 events"), "{}", out.stdout);
-    // The JSON check names the first bad event.
-    let copy = env.dir.path().join("copy.db");
-    let out = env.run(&["--db", copy.to_str().unwrap(), "log", "--check", "--json"]);
+    let out = check_after(&env, "DELETE FROM events WHERE seq > 3", &["--json"]);
     out.code(0);
     assert_eq!(out.json()["events"], 3);
+    // The JSON check names the first bad event.
+    let out = check_after(
+        &env,
+        "UPDATE events SET actor = 'mallory' WHERE seq = 4",
+        &["--json"],
+    );
+    out.code(1);
+    assert_eq!(out.json()["first_bad"], 4, "{}", out.stdout);
+    // Every change above was put back.
+    env.run(&["log", "--check", "--expect-head", &head]).code(0);
 }
 
 #[test]
@@ -391,36 +401,26 @@ fn removing_a_user_revokes_every_key_at_once() {
     let other = env.create(&["--user", "stays"]);
     env.run(&["user", "remove", "leaver"]).code(2);
     // A reader in a loop: every snapshot sees all 30 keys live, or none.
-    let db = env.db.clone();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let conn = rusqlite::Connection::open(&db).unwrap();
-            conn.busy_timeout(std::time::Duration::from_secs(5))
-                .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
             let mut seen = std::collections::BTreeSet::new();
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let live: i64 = conn
-                    .query_row(
-                        "SELECT count(*) FROM keys k JOIN users u ON u.id = k.user_id
-                         WHERE u.name = 'leaver' AND k.deleted IS NULL",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .unwrap();
-                seen.insert(live);
+                seen.insert(env.query_i64(
+                    "SELECT count(*) FROM keys k JOIN users u ON u.id = k.user_id
+                     WHERE u.name = 'leaver' AND k.deleted IS NULL",
+                ));
             }
             seen
-        })
-    };
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let out = env.run(&["user", "remove", "leaver", "--yes", "--json"]);
-    out.code(0);
-    assert_eq!(out.json()["keys"].as_array().unwrap().len(), 30);
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let seen = reader.join().unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let out = env.run(&["user", "remove", "leaver", "--yes", "--json"]);
+        out.code(0);
+        assert_eq!(out.json()["keys"].as_array().unwrap().len(), 30);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        reader.join().unwrap()
+    });
     assert!(seen.iter().all(|n| *n == 0 || *n == 30), "{seen:?}");
     for t in &tokens {
         assert_eq!(env.verify(t, &[]).1["reason"], "revoked");

@@ -5,7 +5,6 @@
 
 use crate::common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -92,7 +91,7 @@ fn a_vb_token_adopted_from_stdin_verifies_through_every_door_of_the_cli() {
     assert_eq!(key["user"], "voipbin");
     common::assert_key_json(&key);
     // Only the digest is kept.
-    let stored = std::fs::read(&env.db).unwrap();
+    let stored = env.stored_bytes();
     assert!(!stored.windows(VB.len()).any(|w| w == VB.as_bytes()));
 
     // stdin, with and without a path; the argument.
@@ -367,12 +366,13 @@ fn a_string_that_is_no_keyctl_token_is_malformed_unless_the_store_holds_adopted_
     assert_eq!(env.verify(&keyctl, &[]).0, 0);
 }
 
-fn verifier(db: &Path, lock_timeout: Duration) -> Verifier {
+fn verifier(env: &Env, lock_timeout: Duration) -> Verifier {
     let options = Options {
         lock_timeout,
         ..Options::default()
     };
-    Verifier::new(Store::open_with(db, &options).unwrap())
+    let location = keyctl::store::Location::parse(&env.location());
+    Verifier::new(Store::open_with(location, &options).unwrap())
 }
 
 fn reason(v: &mut Verifier, token: &str, path: Option<&str>) -> Option<Reason> {
@@ -390,7 +390,7 @@ fn reason(v: &mut Verifier, token: &str, path: Option<&str>) -> Option<Reason> {
 fn the_library_verifies_adopted_tokens_and_sees_every_change_at_once() {
     let env = Env::new();
     let keyctl = env.create(&["--user", "svc"]);
-    let v = &mut verifier(&env.db, Duration::from_secs(5));
+    let v = &mut verifier(&env, Duration::from_secs(5));
     assert_eq!(reason(v, VB, None), Some(Reason::Malformed));
     let id = adopt(&env, VB, &["--user", "voipbin", "--path", "/v1.0"]);
     assert_eq!(
@@ -416,9 +416,9 @@ fn a_verifier_rejects_a_foreign_string_without_reading_a_store_that_holds_no_ado
     // An exclusive lock keeps every reader out: a verifier that had to read the store would
     // fail busy. One that knows, from the unchanged header, that the store holds no
     // adopted token answers at once, as it does for a key it remembers.
-    let env = Env::new();
+    let env = Env::sqlite();
     let keyctl = env.create(&["--user", "svc"]);
-    let v = &mut verifier(&env.db, Duration::from_millis(100));
+    let v = &mut verifier(&env, Duration::from_millis(100));
     assert_eq!(reason(v, &keyctl, None), None);
     assert_eq!(reason(v, &keyctl, None), None);
     assert_eq!(
@@ -441,10 +441,10 @@ fn a_verifier_rejects_a_foreign_string_without_reading_a_store_that_holds_no_ado
 fn a_damaged_keyctl_token_stays_malformed_without_a_look_up_in_a_store_with_adopted_tokens() {
     // With an exclusive lock held, any look-up would fail busy: the answers below come
     // from the text alone.
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc"]);
     adopt(&env, VB, &["--user", "voipbin"]);
-    let v = &mut verifier(&env.db, Duration::from_millis(50));
+    let v = &mut verifier(&env, Duration::from_millis(50));
     let writer = rusqlite::Connection::open(&env.db).unwrap();
     writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let mut damaged = Vec::new();

@@ -187,7 +187,7 @@ const WAIT: Duration = Duration::from_millis(2500);
 
 #[test]
 fn a_grace_period_starts_when_the_reset_gets_the_lock() {
-    let env = Env::new();
+    let env = Env::sqlite();
     env.create(&["--user", "svc", "--name", "deploy"]);
     let holder = hold(&env, "IMMEDIATE");
     let reset = spawn(
@@ -211,7 +211,7 @@ fn a_grace_period_starts_when_the_reset_gets_the_lock() {
 
 #[test]
 fn a_verification_judges_expiry_when_it_reads_the_key() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--expire", "2s"]);
     let holder = hold(&env, "EXCLUSIVE");
     let started = Instant::now();
@@ -244,7 +244,7 @@ fn helper_write_and_wait_to_be_killed() {
 
 #[test]
 fn a_writer_killed_mid_change_is_explained_to_readers_and_recovered_by_a_writer() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let token = env.create(&["--user", "svc", "--name", "deploy"]);
     for i in 0..40 {
         env.create(&["--user", "svc", "--name", &format!("filler{i}")]);

@@ -3,9 +3,9 @@
 
 use crate::common;
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -17,14 +17,14 @@ const VB_UNSEEN_DIGEST: &str =
     "sha256:aff78954ffab051d6fd6f99308569aedcf813c775d08729dafa74791a3cc8f3d";
 
 /// Run keyctl on another store than the env's own.
-fn on(env: &Env, db: &Path, args: &[&str]) -> Out {
-    let mut all = vec!["--db", db.to_str().unwrap()];
+fn on(env: &Env, db: impl AsRef<OsStr>, args: &[&str]) -> Out {
+    let mut all = vec!["--db", db.as_ref().to_str().unwrap()];
     all.extend_from_slice(args);
     env.run(&all)
 }
 
-fn on_stdin(env: &Env, db: &Path, args: &[&str], input: &[u8]) -> Out {
-    let mut all = vec!["--db", db.to_str().unwrap()];
+fn on_stdin(env: &Env, db: impl AsRef<OsStr>, args: &[&str], input: &[u8]) -> Out {
+    let mut all = vec!["--db", db.as_ref().to_str().unwrap()];
     all.extend_from_slice(args);
     env.run_stdin(&all, input)
 }
@@ -123,13 +123,13 @@ fn source() -> Source {
     Source { env, tokens }
 }
 
-fn list_all(env: &Env, db: &Path) -> Value {
+fn list_all(env: &Env, db: impl AsRef<OsStr>) -> Value {
     on(env, db, &["list", "--all", "--json"]).code(0).json()
 }
 
 /// Every verdict a token can get from a store: each path, and with --current.
-fn verdicts(env: &Env, db: &Path, tokens: &[String]) -> Vec<(i32, String, Value)> {
-    let db = db.to_str().unwrap();
+fn verdicts(env: &Env, db: impl AsRef<OsStr>, tokens: &[String]) -> Vec<(i32, String, Value)> {
+    let db = db.as_ref().to_str().unwrap();
     let mut out = Vec::new();
     for token in tokens {
         for extra in [
@@ -172,7 +172,7 @@ fn a_store_exported_and_imported_into_an_empty_one_lists_and_verifies_the_same()
     let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "made as create makes a store");
 
-    let listed = list_all(&env, &env.db);
+    let listed = list_all(&env, env.location());
     assert_eq!(listed.as_array().unwrap().len(), 13);
     assert_eq!(list_all(&env, &target), listed);
     let kinds = |field: &str, value: Value| {
@@ -188,7 +188,7 @@ fn a_store_exported_and_imported_into_an_empty_one_lists_and_verifies_the_same()
     assert_eq!(kinds("status", "revoked".into()), 1);
     assert_eq!(kinds("adopted", true.into()), 2);
 
-    let before = verdicts(&env, &env.db, &tokens);
+    let before = verdicts(&env, env.location(), &tokens);
     let after = verdicts(&env, &target, &tokens);
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b, a);
@@ -249,7 +249,7 @@ fn export_to_stdout_pipes_into_import_and_filters_by_user_and_revocation() {
     assert_eq!(summary["keys"][0]["line"], 2);
     assert_eq!(summary["keys"][0]["action"], "imported");
 
-    on(&env, &env.db, &["export", "--user", "nobody"]).code(3);
+    on(&env, env.location(), &["export", "--user", "nobody"]).code(3);
 }
 
 #[test]
@@ -598,5 +598,5 @@ fn import_refuses_to_wait_on_a_terminal() {
     };
     assert_eq!(out.code, 2, "{}", out.stdout);
     assert!(out.stdout.contains("pipe it in"), "{}", out.stdout);
-    assert!(!env.db.exists());
+    assert!(!env.store_exists());
 }

@@ -193,7 +193,7 @@ fn invalid_create_input_is_refused_and_changes_nothing() {
         all.extend_from_slice(args);
         refused(&env, &all);
     }
-    assert!(!env.db.exists(), "a refused create made a store");
+    assert!(!env.store_exists(), "a refused create made a store");
     env.create(&["--user", "svc", "--name", "first"]);
     let before = env.rows();
     for args in &cases {
@@ -1445,7 +1445,7 @@ fn every_command_has_help_with_examples_and_exit_codes() {
     ] {
         assert!(out.stdout.contains(code), "{code}:\n{}", out.stdout);
     }
-    assert!(!env.db.exists(), "help does not touch the store");
+    assert!(!env.store_exists(), "help does not touch the store");
 }
 
 #[test]

@@ -6,7 +6,6 @@ use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
 
 use common::{
     Env, Out, assert_key_json, forged, id_of, list, listed, now, on_terminal, refused, secs, show,
@@ -38,41 +37,31 @@ fn verify_full(env: &Env, token: &str) -> (i32, Value, String) {
     (out.code, v, out.stderr)
 }
 
-/// A writable connection to the store, for arranging states that would otherwise take days
-/// (a key revoked long ago) or a minute (a use 30 s ago).
-fn store(env: &Env) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&env.db).expect("open store");
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn
-}
-
-/// Set one integer column of key `id` in the store.
+/// Set one integer column of key `id` in the store, to arrange states that would
+/// otherwise take days (a key revoked long ago) or a minute (a use 30 s ago).
 fn set_column(env: &Env, id: &str, column: &str, value: Option<i64>) {
-    let n = store(env)
-        .execute(
-            &format!("UPDATE keys SET {column} = ?2 WHERE id = ?1"),
-            rusqlite::params![id, value],
-        )
-        .unwrap();
-    assert_eq!(n, 1, "key {id} exists");
+    assert_eq!(
+        env.query_i64(&format!("SELECT count(*) FROM keys WHERE id = '{id}'")),
+        1,
+        "key {id} exists"
+    );
+    let value = value.map_or("NULL".to_owned(), |v| v.to_string());
+    env.sql(&format!(
+        "UPDATE keys SET {column} = {value} WHERE id = '{id}'"
+    ));
 }
 
 /// One integer column of key `id`, as stored.
 fn column(env: &Env, id: &str, column: &str) -> Option<i64> {
-    store(env)
-        .query_row(
-            &format!("SELECT {column} FROM keys WHERE id = ?1"),
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap()
+    let null = env.query_i64(&format!(
+        "SELECT count(*) FROM keys WHERE id = '{id}' AND {column} IS NULL"
+    ));
+    (null == 0).then(|| env.query_i64(&format!("SELECT {column} FROM keys WHERE id = '{id}'")))
 }
 
 /// Rows in the `superseded` table.
 fn superseded_rows(env: &Env) -> i64 {
-    store(env)
-        .query_row("SELECT count(*) FROM superseded", [], |r| r.get(0))
-        .unwrap()
+    env.query_i64("SELECT count(*) FROM superseded")
 }
 
 fn day() -> i64 {
@@ -514,7 +503,7 @@ fn last_used_is_written_at_most_once_a_minute() {
 
 #[test]
 fn verify_on_a_read_only_store_answers_and_skips_the_record() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let t = env.create(&["--user", "svc", "--name", "k"]);
     let id = id_of(&t).to_owned();
     let (new, _) = reset(&env, &["reset", "svc/k", "--grace", "1h"]);
@@ -1091,7 +1080,7 @@ fn version_1_store(env: &Env) -> (&'static str, String, i64) {
 
 #[test]
 fn a_version_1_store_is_upgraded_and_keeps_its_keys() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let (id, token, created) = version_1_store(&env);
 
     let keys = list(&env, &[]);
@@ -1106,11 +1095,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_keys() {
     assert_eq!(k["disabled"], Value::Null);
     assert_eq!(k["last_used"], Value::Null);
     assert_eq!(k["superseded"], json!([]));
-    let version: i64 = store(&env)
-        .query_row("SELECT user_version FROM pragma_user_version", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let version = env.query_i64("SELECT user_version FROM pragma_user_version");
     assert_eq!(version, keyctl::store::sqlite::schema::latest());
 
     // The old token still works, and every new feature works on the upgraded store.
@@ -1124,7 +1109,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_keys() {
 
 #[test]
 fn a_version_1_store_that_cannot_be_written_is_refused_with_what_to_do() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let (_, token, _) = version_1_store(&env);
     let before = fs::read(&env.db).unwrap();
     let Some(as_reader) = unprivileged(&env) else {

@@ -19,7 +19,7 @@ fn assert_no_secret(out: &Out, token: &str) {
 
 #[test]
 fn an_empty_keyctl_db_is_unset_and_db_always_wins() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let elsewhere = env.dir.path().join("other.db");
     let t = env.create(&["--user", "svc"]);
     let db = env.db.to_str().unwrap();

@@ -329,7 +329,7 @@ fn verify_without_a_store_cannot_answer() {
     );
     out.code(4);
     assert_eq!(out.stdout, "");
-    assert!(!env.db.exists(), "verify does not create a store");
+    assert!(!env.store_exists(), "verify does not create a store");
 }
 
 /// Verify `token` against each request path; `true` when it is allowed.

@@ -316,7 +316,7 @@ fn damage(env: &Env) -> Vec<u8> {
 
 #[test]
 fn a_store_that_cannot_be_read_is_a_503_never_a_2xx() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let t = env.create(&["--user", "svc"]);
     let s = Served::start(&env, &[]);
     assert_eq!(s.request("GET", "/healthz", &[], b"").status, 200);

@@ -387,7 +387,8 @@ impl Env {
                 .unwrap_or_else(|e| panic!("{statements}: {e}")),
             #[cfg(not(feature = "postgres"))]
             Some(_) => unreachable!("a database store without the postgres feature"),
-            None => rusqlite::Connection::open(&self.db)
+            None => self
+                .sqlite_conn()
                 .and_then(|c| c.execute_batch(statements))
                 .unwrap_or_else(|e| panic!("{statements}: {e}")),
         }
@@ -406,10 +407,18 @@ impl Env {
             }
             #[cfg(not(feature = "postgres"))]
             Some(_) => unreachable!("a database store without the postgres feature"),
-            None => rusqlite::Connection::open(&self.db)
+            None => self
+                .sqlite_conn()
                 .and_then(|c| c.query_row(query, [], |r| r.get(0)))
                 .unwrap_or_else(|e| panic!("{query}: {e}")),
         }
+    }
+
+    /// A connection to the store file that waits for keyctl's locks as keyctl does.
+    fn sqlite_conn(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open(&self.db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
     }
 
     /// What `KEYCTL_DB` says for this env: the store file, or the database URL.
@@ -510,6 +519,15 @@ impl Env {
             return pg::rows(url);
         }
         dump(&self.db)
+    }
+
+    /// Everything the store holds, for checks that a secret is not in it: the file's bytes,
+    /// or every row of the database as text.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        match &self.url {
+            Some(_) => self.rows().into_bytes(),
+            None => std::fs::read(&self.db).expect("the store file"),
+        }
     }
 
     /// [`Env::rows`] without the audit log: for changes undone, which the log records.

@@ -88,13 +88,15 @@ pub fn rows(url: &str) -> String {
         if !exists {
             continue;
         }
-        for row in c
-            .query(
-                &format!("SELECT t::text FROM keyctl.{table} t ORDER BY 1"),
-                &[],
-            )
-            .unwrap()
-        {
+        // A superseded secret's row id is a surrogate that a reset undone gives anew; its
+        // place in the order is what counts.
+        let query = match table {
+            "superseded" => "SELECT (key_seq, digest, until, adopted)::text
+                             FROM keyctl.superseded ORDER BY id"
+                .to_owned(),
+            _ => format!("SELECT t::text FROM keyctl.{table} t ORDER BY 1"),
+        };
+        for row in c.query(&query, &[]).unwrap() {
             out.push_str(&format!("{table}: {}\n", row.get::<_, String>(0)));
         }
     }
