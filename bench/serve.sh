@@ -113,9 +113,9 @@ PY
 
 # --- servers -----------------------------------------------------------------------------
 P_KEYCTL=$((PORT_BASE + 1)) P_MUSL=$((PORT_BASE + 2)) P_BASIC=$((PORT_BASE + 3))
-P_CHAIN=$((PORT_BASE + 4)) P_CHAIN_KA=$((PORT_BASE + 5)) P_SPARE=$((PORT_BASE + 6))
+P_CHAIN=$((PORT_BASE + 4)) P_CHAIN_CLOSE=$((PORT_BASE + 5)) P_SPARE=$((PORT_BASE + 6))
 P_OPEN=$((PORT_BASE + 7))
-for p in $P_KEYCTL $P_MUSL $P_BASIC $P_CHAIN $P_CHAIN_KA $P_SPARE $P_OPEN; do
+for p in $P_KEYCTL $P_MUSL $P_BASIC $P_CHAIN $P_CHAIN_CLOSE $P_SPARE $P_OPEN; do
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$p/"; then
     echo "port $p is in use; set PORT_BASE" >&2
     exit 1
@@ -166,8 +166,8 @@ start_keyctl "$KEYCTL" "$OUT/auth.db" "$P_KEYCTL" keyctl
 #    of a file that does not exist, `=204`, answers in the content phase, after it.
 #  - the README's nginx configuration, word for word but for its ports and the app's
 #    proxy_pass, replaced by the same 204.
-#  - the same with keep-alive connections to keyctl (an `upstream` with `keepalive`):
-#    reported, not claimed, to show what the README configuration leaves on the table.
+#  - the same without its `upstream` block, so a new connection to keyctl per check:
+#    reported, not claimed, to show what the keep-alive connections are worth.
 #  - the same 204 with no check at all: the latency floor of this machine, reported.
 readme_nginx=$(awk '/^### nginx$/ {s=1} s && /^```nginx$/ {b=1; next} b && /^```$/ {exit} b' README.md)
 chain=$(printf '%s\n' "$readme_nginx" |
@@ -175,9 +175,12 @@ chain=$(printf '%s\n' "$readme_nginx" |
     -e "s|proxy_pass http://127.0.0.1:8080;|root $OUT/www; try_files /nonexistent =204;|")
 grep -q "try_files /nonexistent =204" <<<"$chain" && grep -q "auth_request /_keyctl/auth" <<<"$chain" ||
   { echo "the README's nginx block is not as this script expects" >&2; exit 1; }
-chain_ka=$(printf '%s\n' "$chain" |
-  sed -e "s/127.0.0.1:$P_CHAIN/127.0.0.1:$P_CHAIN_KA/" \
-    -e "s|proxy_pass http://127.0.0.1:$P_KEYCTL/auth;|proxy_pass http://keyctl_keepalive/auth;\n        proxy_http_version 1.1;\n        proxy_set_header Connection \"\";|")
+chain_close=$(printf '%s\n' "$chain" |
+  sed -e '/^upstream keyctl {$/,/^}$/d' -e '/proxy_http_version 1.1;/d' -e '/proxy_set_header Connection "";/d' \
+    -e "s/127.0.0.1:$P_CHAIN;/127.0.0.1:$P_CHAIN_CLOSE;/" \
+    -e "s|proxy_pass http://keyctl/auth;|proxy_pass http://127.0.0.1:$P_KEYCTL/auth;|")
+grep -q "proxy_pass http://127.0.0.1:$P_KEYCTL/auth;" <<<"$chain_close" && ! grep -q "upstream" <<<"$chain_close" ||
+  { echo "the README's nginx block is not as this script expects" >&2; exit 1; }
 cat >"$OUT/nginx/nginx.conf" <<EOF
 daemon off;
 worker_processes 2;
@@ -213,11 +216,7 @@ $chain
         }
     }
 
-    upstream keyctl_keepalive {
-        server 127.0.0.1:$P_KEYCTL;
-        keepalive 64;
-    }
-$chain_ka
+$chain_close
 }
 EOF
 "$NGINX" -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" &
@@ -239,7 +238,7 @@ expect() { # expect STATUS URL [CURL-ARGS...]
   [ "$got" = "$want" ] || { echo "check failed: $url $* answered $got, not $want" >&2; exit 1; }
 }
 for url in "http://127.0.0.1:$P_BASIC/api/items" "http://127.0.0.1:$P_CHAIN/api/items" \
-  "http://127.0.0.1:$P_CHAIN_KA/api/items"; do
+  "http://127.0.0.1:$P_CHAIN_CLOSE/api/items"; do
   expect 204 "$url" -H "Authorization: $GOOD"
   expect 401 "$url" -H "Authorization: $WRONG"
   expect 401 "$url"
@@ -272,9 +271,9 @@ declare -A TARGET_URL=(
   [keyctl]="http://127.0.0.1:$P_KEYCTL/auth"
   [musl]="http://127.0.0.1:$P_MUSL/auth"
   [chain]="http://127.0.0.1:$P_CHAIN/api/items"
-  [chain_keepalive]="http://127.0.0.1:$P_CHAIN_KA/api/items"
+  [chain_close]="http://127.0.0.1:$P_CHAIN_CLOSE/api/items"
 )
-targets=(nginx keyctl chain chain_keepalive)
+targets=(nginx keyctl chain chain_close)
 [ -z "$MUSL" ] || targets+=(musl)
 measure() { # measure NAME TARGET: one wrk run against a target, from fresh last uses
   local target=$2
@@ -295,8 +294,8 @@ for r in $(seq "$ROUNDS"); do
     alive keyctl ${MUSL:+musl}
   done
 done
-# Counts of TIME_WAIT sockets after the rounds: the README chain opens a connection to
-# keyctl per request.
+# Counts of TIME_WAIT sockets after the rounds: the chain without keep-alive opens a
+# connection to keyctl per request.
 ss -tan state time-wait | wc -l >"$OUT/time-wait.txt"
 
 # --- the cost of last-use writes: a run that starts with every key's last use stale ------

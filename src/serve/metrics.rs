@@ -58,6 +58,7 @@ pub(crate) struct Metrics {
     latency: Histogram,
     requests: Family<RequestLabels, Counter>,
     remembered: Gauge<i64, AtomicI64>,
+    connections: Counter,
 }
 
 impl Metrics {
@@ -67,6 +68,7 @@ impl Metrics {
         let latency = Histogram::new(exponential_buckets(0.000_005, 2.0, 16));
         let requests = Family::default();
         let remembered = Gauge::default();
+        let connections = Counter::default();
         registry.register(
             "verifications",
             "Verifications by result: valid, or the reason for rejecting",
@@ -87,12 +89,14 @@ impl Metrics {
             "Keys the verifiers remember while the store is unchanged",
             remembered.clone(),
         );
+        registry.register("connections", "Connections accepted", connections.clone());
         Metrics {
             registry,
             verifications,
             latency,
             requests,
             remembered,
+            connections,
         }
     }
 
@@ -111,6 +115,10 @@ impl Metrics {
                 [("status", status.as_u16())],
             ))
             .inc();
+    }
+
+    pub(crate) fn connection(&self) {
+        self.connections.inc();
     }
 
     /// One verifier's count of remembered keys went from `before` to `after`.

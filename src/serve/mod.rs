@@ -443,6 +443,7 @@ impl Acceptor {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        self.shared.metrics.connection();
         let shared = Arc::clone(&self.shared);
         let service = hyper::service::service_fn(move |req| {
             let shared = Arc::clone(&shared);

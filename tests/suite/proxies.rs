@@ -596,6 +596,29 @@ fn refuses_a_key_on_the_first_request_after_its_revocation(kind: Kind) {
     assert_eq!(s.app.hits(), 1);
 }
 
+/// The configuration keeps its connections to keyctl open: checking a request costs no
+/// new connection (nor a socket left in TIME_WAIT) on either side.
+fn reuses_connections_to_keyctl(kind: Kind) {
+    let Some(s) = Stack::start(kind) else {
+        return;
+    };
+    for _ in 0..20 {
+        s.passes("GET", "/v1/items", &[("x-api-key", &s.alice)], b"", "alice");
+    }
+    let served = s.served.as_ref().expect("keyctl serve");
+    let metrics = served.request("GET", "/metrics", &[], b"").body;
+    let accepted: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("keyctl_connections_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no connection count in {metrics}"));
+    // This request's own connection, and at most a few from the proxy.
+    assert!(
+        accepted <= 4.0,
+        "{kind:?}: {accepted} connections for 20 checks"
+    );
+}
+
 fn fails_closed_when_keyctl_is_down(kind: Kind) {
     let Some(mut s) = Stack::start(kind) else {
         return;
@@ -636,6 +659,11 @@ fn nginx_fails_closed_when_keyctl_is_down() {
 }
 
 #[test]
+fn nginx_reuses_connections_to_keyctl() {
+    reuses_connections_to_keyctl(Kind::Nginx);
+}
+
+#[test]
 fn caddy_lets_valid_keys_through_and_the_app_sees_the_user() {
     lets_valid_keys_through(Kind::Caddy);
 }
@@ -653,6 +681,11 @@ fn caddy_refuses_a_key_on_the_first_request_after_its_revocation() {
 #[test]
 fn caddy_fails_closed_when_keyctl_is_down() {
     fails_closed_when_keyctl_is_down(Kind::Caddy);
+}
+
+#[test]
+fn caddy_reuses_connections_to_keyctl() {
+    reuses_connections_to_keyctl(Kind::Caddy);
 }
 
 #[test]

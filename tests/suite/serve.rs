@@ -400,6 +400,9 @@ fn metrics_count_verifications_and_requests_in_prometheus_text() {
     assert_eq!(count, vec![(String::new(), 6.0)], "{text}");
     let remembered = samples(text, "keyctl_verifier_remembered_keys");
     assert!(remembered.len() == 1 && remembered[0].1 >= 1.0, "{text}");
+    // A connection per request here, this one's included.
+    let connections = samples(text, "keyctl_connections_total");
+    assert_eq!(connections, vec![(String::new(), 7.0)], "{text}");
     assert!(!text.contains(&t[20..40]), "no secret in metrics");
 }
 
