@@ -8,6 +8,7 @@
 //! Every change is one transaction, and the time it records or compares is read from the
 //! store's [`Clock`] inside that transaction, after any wait for another writer's lock.
 
+mod import;
 pub mod location;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -29,14 +29,14 @@ use self::conn::{Site, Target};
 use crate::audit::{self, Action, Event};
 use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
-use crate::names::{KeyId, TokenPrefix, UserName};
+use crate::names::{KeyId, KeyName, TokenPrefix, UserName};
 use crate::paths::{PathPrefix, PathPrefixes};
 use crate::store::location::PgUrl;
 use crate::store::{
-    Access, Account, AdoptedLookup, Backend, Change, Clash, Conflict, EarlierSecret, EventFilter,
-    ExportFilter, ImportReport, Issued, KeyCounts, KeyRecord, LAST_USED_INTERVAL, ListFilter,
-    Marker, NewKey, OnConflict, Options, Outcome, Rotated, StoredKey, Undo, UndoKind, Updated,
-    UserInfo, UserRemoved, Who,
+    Access, Account, AdoptedLookup, Backend, Change, EarlierSecret, EventFilter, ExportFilter,
+    ImportReport, Issued, KeyCounts, KeyRecord, LAST_USED_INTERVAL, ListFilter, Marker, NewKey,
+    OnConflict, Options, Rotated, StoredKey, Undo, UndoKind, Updated, UserInfo, UserRemoved, Who,
+    import,
 };
 use crate::time::{Clock, Duration, MAX_TIMESTAMP, Timestamp};
 use crate::token::{self, Digest, Token};
@@ -787,7 +787,7 @@ impl Backend for Postgres {
                 if !dry_run {
                     lock(&mut db)?;
                 }
-                import_in(&mut db, records, on_conflict, dry_run, who)?
+                import::import(&mut db, records, on_conflict, dry_run, who)?
             };
             if report.committed {
                 tx.execute("SELECT pg_notify($1, '')", &[&watch::CHANNEL])
@@ -1060,111 +1060,51 @@ fn walk(
     }
 }
 
-fn import_in(
-    db: &mut Db<'_, Transaction<'_>>,
-    records: &[KeyRecord],
-    on_conflict: OnConflict,
-    dry_run: bool,
-    who: &Who,
-) -> Result<ImportReport> {
-    let now = who.clock.now();
-    let repeats = super::repeats(records, now);
-    let mut existing = Vec::with_capacity(records.len());
-    for r in records {
-        let seq = db
-            .opt(
-                "SELECT seq FROM keyctl.keys WHERE id = $1",
-                &[&r.key.id.as_str()],
-            )?
-            .map(|row| get::<i64>(db.site, &row, 0, "row number", &r.key.id))
-            .transpose()?;
-        existing.push(seq);
+/// An import's questions and changes, in its transaction.
+impl import::ImportTx for Db<'_, Transaction<'_>> {
+    fn key_seq(&mut self, id: &KeyId) -> Result<Option<i64>> {
+        self.opt("SELECT seq FROM keyctl.keys WHERE id = $1", &[&id.as_str()])?
+            .map(|row| get::<i64>(self.site, &row, 0, "row number", id))
+            .transpose()
     }
-    // Keys the import overwrites no longer hold their names or tokens.
-    let replaced: std::collections::HashSet<&KeyId> = if on_conflict == OnConflict::Replace {
-        records
-            .iter()
-            .zip(&existing)
-            .filter(|(_, seq)| seq.is_some())
-            .map(|(r, _)| &r.key.id)
-            .collect()
-    } else {
-        Default::default()
-    };
-    let mut outcomes = Vec::with_capacity(records.len());
-    for ((r, seq), repeat) in records.iter().zip(&existing).zip(repeats) {
-        if let Some(c) = repeat {
-            outcomes.push(Outcome::Refused(c));
-            continue;
-        }
-        let other = |holder: KeyId| (!replaced.contains(&holder)).then_some(holder);
-        let by_name = match (&r.key.name, r.key.deleted) {
-            (Some(name), None) => db
-                .opt(
-                    "SELECT k.id FROM keyctl.keys k JOIN keyctl.users u ON u.id = k.user_id
-                     WHERE u.name = $1 AND k.name = $2 AND k.deleted IS NULL AND k.id != $3",
-                    &[&r.key.user.as_str(), &name.as_str(), &r.key.id.as_str()],
-                )?
-                .map(|row| parsed_id(db.site, get(db.site, &row, 0, "id", "by name")?))
-                .transpose()?
-                .and_then(other)
-                .map(|id| Conflict::Store(Clash::Name, id)),
-            _ => None,
-        };
-        let mut by_token = None;
-        for d in r.adopted_digests(now) {
-            if let Some(id) = adopted_by(db, &d.0, Some(&r.key.id), now)?.and_then(other) {
-                by_token = Some(Conflict::Store(Clash::Token, id));
-                break;
-            }
-        }
-        let by_id = seq.map(|_| Conflict::Store(Clash::Id, r.key.id.clone()));
-        outcomes.push(match (on_conflict, by_id, by_name.or(by_token)) {
-            (OnConflict::Skip, Some(c), _) | (OnConflict::Skip, None, Some(c)) => {
-                Outcome::Skipped(c)
-            }
-            (OnConflict::Fail, Some(c), _) | (_, _, Some(c)) => Outcome::Refused(c),
-            (OnConflict::Replace, Some(_), None) => Outcome::Replaced,
-            (_, None, None) => Outcome::Imported,
-        });
+
+    fn named(&mut self, user: &UserName, name: &KeyName, id: &KeyId) -> Result<Option<KeyId>> {
+        self.opt(
+            "SELECT k.id FROM keyctl.keys k JOIN keyctl.users u ON u.id = k.user_id
+             WHERE u.name = $1 AND k.name = $2 AND k.deleted IS NULL AND k.id != $3",
+            &[&user.as_str(), &name.as_str(), &id.as_str()],
+        )?
+        .map(|row| parsed_id(self.site, get(self.site, &row, 0, "id", "by name")?))
+        .transpose()
     }
-    let refused = outcomes.iter().any(|o| matches!(o, Outcome::Refused(_)));
-    if refused || dry_run {
-        return Ok(ImportReport {
-            outcomes,
-            committed: false,
-        });
+
+    fn adopted_by(
+        &mut self,
+        digest: &[u8; 32],
+        id: &KeyId,
+        now: Timestamp,
+    ) -> Result<Option<KeyId>> {
+        adopted_by(self, digest, Some(id), now)
     }
-    for (seq, outcome) in existing.iter().zip(&outcomes) {
-        if let (Some(seq), Outcome::Replaced) = (seq, outcome) {
-            delete_key(db, *seq)?;
-        }
+
+    fn delete_key(&mut self, seq: i64) -> Result<()> {
+        delete_key(self, seq)
     }
-    for ((r, seq), outcome) in records.iter().zip(&existing).zip(&outcomes) {
-        let how = match outcome {
-            Outcome::Imported => "imported",
-            Outcome::Replaced => "replaced",
-            _ => continue,
-        };
-        let seq = matches!(outcome, Outcome::Replaced)
-            .then_some(*seq)
-            .flatten();
-        insert_record(db, r, seq, now)?;
-        let details = serde_json::json!({ "outcome": how, "status": r.key.status });
-        record(
-            db,
-            now,
-            &who.actor,
-            Action::Import,
-            Some(&r.key),
-            None,
-            details,
-        )?;
+
+    fn insert_record(&mut self, r: &KeyRecord, seq: Option<i64>, now: Timestamp) -> Result<()> {
+        insert_record(self, r, seq, now)
     }
-    Ok(ImportReport {
-        outcomes,
-        committed: true,
-    })
+
+    fn record(
+        &mut self,
+        now: Timestamp,
+        actor: &Actor,
+        action: Action,
+        key: &Key,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        record(self, now, actor, action, Some(key), None, details)
+    }
 }
 
 /// What verification needs about key `id`, in one statement (one state of the store).

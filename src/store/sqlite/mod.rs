@@ -20,17 +20,17 @@ use self::file::Site;
 use crate::audit::{Action, Event};
 use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
-use crate::names::{KeyId, TokenPrefix, UserName};
+use crate::names::{KeyId, KeyName, TokenPrefix, UserName};
 use crate::paths::{PathPrefix, PathPrefixes};
-use crate::store::{Account, EventFilter, UserInfo, UserRemoved, Who};
+use crate::store::{Account, EventFilter, UserInfo, UserRemoved, Who, import};
 use crate::store::{
-    AdoptedLookup, Backend, Change, Clash, Conflict, EarlierSecret, ExportFilter, ImportReport,
-    Issued, KeyRecord, LAST_USED_INTERVAL, ListFilter, Marker, NewKey, OnConflict, Options,
-    Outcome, Rotated, StoredKey, Undo, UndoKind, Updated,
+    AdoptedLookup, Backend, Change, EarlierSecret, ExportFilter, ImportReport, Issued, KeyRecord,
+    LAST_USED_INTERVAL, ListFilter, Marker, NewKey, OnConflict, Options, Rotated, StoredKey, Undo,
+    UndoKind, Updated,
 };
 use crate::time::{Clock, Duration, MAX_TIMESTAMP, Timestamp};
 use crate::token::{self, Digest, Token};
-use crate::users::PasswordHash;
+use crate::users::{Actor, PasswordHash};
 
 const KEY_COLUMNS: &str = "k.id, u.name, k.name, k.description, k.prefix, k.paths,
                            k.created, k.updated, k.expires, k.deleted, k.disabled, k.last_used,
@@ -608,119 +608,22 @@ impl Backend for Sqlite {
         let tx = self.conn.transaction_with_behavior(behavior).map_err(e)?;
         tx.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
             .map_err(e)?;
-        let now = who.clock.now();
-        let repeats = super::repeats(records, now);
-        let mut existing = Vec::with_capacity(records.len());
-        {
-            let mut by_id = tx
-                .prepare_cached("SELECT seq FROM keys WHERE id = ?1")
-                .map_err(e)?;
-            for r in records {
-                let seq: Option<i64> = by_id
-                    .query_row([r.key.id.as_str()], |r| r.get(0))
-                    .optional()
-                    .map_err(e)?;
-                existing.push(seq);
-            }
-        }
-        // Keys the import overwrites no longer hold their names or tokens.
-        let replaced: std::collections::HashSet<&KeyId> = if on_conflict == OnConflict::Replace {
-            records
-                .iter()
-                .zip(&existing)
-                .filter(|(_, seq)| seq.is_some())
-                .map(|(r, _)| &r.key.id)
-                .collect()
+        let report = import::import(
+            &mut Importing { tx: &tx, site },
+            records,
+            on_conflict,
+            dry_run,
+            who,
+        )?;
+        if report.committed {
+            tx.commit().map_err(e)?;
         } else {
-            Default::default()
-        };
-        let mut outcomes = Vec::with_capacity(records.len());
-        for ((r, seq), repeat) in records.iter().zip(&existing).zip(repeats) {
-            if let Some(c) = repeat {
-                outcomes.push(Outcome::Refused(c));
-                continue;
-            }
-            let other = |holder: KeyId| (!replaced.contains(&holder)).then_some(holder);
-            let by_name = match (&r.key.name, r.key.deleted) {
-                (Some(name), None) => tx
-                    .prepare_cached(
-                        "SELECT k.id FROM keys k JOIN users u ON u.id = k.user_id
-                         WHERE u.name = ?1 AND k.name = ?2 AND k.deleted IS NULL AND k.id != ?3",
-                    )
-                    .and_then(|mut s| {
-                        s.query_row(
-                            params![r.key.user.as_str(), name.as_str(), r.key.id.as_str()],
-                            |row| row.get::<_, String>(0),
-                        )
-                        .optional()
-                    })
-                    .map_err(e)?
-                    .map(|id| parsed_id(site, id))
-                    .transpose()?
-                    .and_then(other)
-                    .map(|id| Conflict::Store(Clash::Name, id)),
-                _ => None,
-            };
-            let mut by_token = None;
-            for d in r.adopted_digests(now) {
-                if let Some(id) = adopted_by(&tx, site, &d.0, Some(&r.key.id), now)?.and_then(other)
-                {
-                    by_token = Some(Conflict::Store(Clash::Token, id));
-                    break;
-                }
-            }
-            let by_id = seq.map(|_| Conflict::Store(Clash::Id, r.key.id.clone()));
-            outcomes.push(match (on_conflict, by_id, by_name.or(by_token)) {
-                (OnConflict::Skip, Some(c), _) | (OnConflict::Skip, None, Some(c)) => {
-                    Outcome::Skipped(c)
-                }
-                (OnConflict::Fail, Some(c), _) | (_, _, Some(c)) => Outcome::Refused(c),
-                (OnConflict::Replace, Some(_), None) => Outcome::Replaced,
-                (_, None, None) => Outcome::Imported,
-            });
-        }
-        let refused = outcomes.iter().any(|o| matches!(o, Outcome::Refused(_)));
-        if refused || dry_run {
             // Nothing was written: ending the transaction leaves the file as it was.
             tx.rollback().map_err(e)?;
-            return Ok(ImportReport {
-                outcomes,
-                committed: false,
-            });
         }
-        for (seq, outcome) in existing.iter().zip(&outcomes) {
-            if let (Some(seq), Outcome::Replaced) = (seq, outcome) {
-                delete_key(&tx, *seq).map_err(e)?;
-            }
-        }
-        for ((r, seq), outcome) in records.iter().zip(&existing).zip(&outcomes) {
-            let how = match outcome {
-                Outcome::Imported => "imported",
-                Outcome::Replaced => "replaced",
-                _ => continue,
-            };
-            let seq = matches!(outcome, Outcome::Replaced)
-                .then_some(*seq)
-                .flatten();
-            insert_record(&tx, site, r, seq, now)?;
-            let details = serde_json::json!({ "outcome": how, "status": r.key.status });
-            accounts::record(
-                &tx,
-                site,
-                now,
-                &who.actor,
-                Action::Import,
-                Some(&r.key),
-                None,
-                details,
-            )?;
-        }
-        tx.commit().map_err(e)?;
-        Ok(ImportReport {
-            outcomes,
-            committed: true,
-        })
+        Ok(report)
     }
+
     fn users(&self, clock: &Clock) -> Result<Vec<UserInfo>> {
         self.read(clock, |conn, now| accounts::users(conn, &self.site, now))
     }
@@ -1090,6 +993,75 @@ fn superseded_of(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<(Vec<u8>, 
 }
 
 /// Delete one key and its superseded secrets.
+/// An import's questions and changes, in its transaction.
+struct Importing<'a> {
+    tx: &'a Transaction<'a>,
+    site: &'a Site,
+}
+
+impl import::ImportTx for Importing<'_> {
+    fn key_seq(&mut self, id: &KeyId) -> Result<Option<i64>> {
+        self.tx
+            .prepare_cached("SELECT seq FROM keys WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn named(&mut self, user: &UserName, name: &KeyName, id: &KeyId) -> Result<Option<KeyId>> {
+        self.tx
+            .prepare_cached(
+                "SELECT k.id FROM keys k JOIN users u ON u.id = k.user_id
+                 WHERE u.name = ?1 AND k.name = ?2 AND k.deleted IS NULL AND k.id != ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![user.as_str(), name.as_str(), id.as_str()], |row| {
+                    row.get::<_, String>(0)
+                })
+                .optional()
+            })
+            .map_err(|e| self.site.err(e))?
+            .map(|id| parsed_id(self.site, id))
+            .transpose()
+    }
+
+    fn adopted_by(
+        &mut self,
+        digest: &[u8; 32],
+        id: &KeyId,
+        now: Timestamp,
+    ) -> Result<Option<KeyId>> {
+        adopted_by(self.tx, self.site, digest, Some(id), now)
+    }
+
+    fn delete_key(&mut self, seq: i64) -> Result<()> {
+        delete_key(self.tx, seq).map_err(|e| self.site.err(e))
+    }
+
+    fn insert_record(&mut self, r: &KeyRecord, seq: Option<i64>, now: Timestamp) -> Result<()> {
+        insert_record(self.tx, self.site, r, seq, now)
+    }
+
+    fn record(
+        &mut self,
+        now: Timestamp,
+        actor: &Actor,
+        action: Action,
+        key: &Key,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        accounts::record(
+            self.tx,
+            self.site,
+            now,
+            actor,
+            action,
+            Some(key),
+            None,
+            details,
+        )
+    }
+}
+
 fn delete_key(tx: &Transaction, seq: i64) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM superseded WHERE key_seq = ?1", [seq])?;
     tx.execute("DELETE FROM keys WHERE seq = ?1", [seq])?;
