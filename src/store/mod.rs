@@ -8,6 +8,7 @@
 //! Every change is one transaction, and the time it records or compares is read from the
 //! store's [`Clock`] inside that transaction, after any wait for another writer's lock.
 
+mod decode;
 mod import;
 pub mod location;
 #[cfg(feature = "postgres")]
@@ -932,6 +933,16 @@ impl Store {
         if !last_used.is_some_and(|t| recent(t, now)) {
             let _ = self.backend.record_uses(&[(id.clone(), now)]);
         }
+    }
+}
+
+/// A wait, as messages give it: `5 s`, `200 ms`.
+pub(crate) fn seconds(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
     }
 }
 

@@ -59,7 +59,7 @@ impl Site {
             {
                 format!(
                     "store {p} is busy: another process held it locked for more than {}; nothing was changed, try again",
-                    seconds(self.lock_timeout)
+                    crate::store::seconds(self.lock_timeout)
                 )
             } else if *code == SqlState::INVALID_PASSWORD
                 || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
@@ -123,22 +123,11 @@ impl Site {
         let message = self.clean(&message);
         Error::Store(format!("cannot connect to PostgreSQL at {p}: {message}"))
     }
-
-    /// A value in the store that keyctl never writes.
-    pub fn damaged(&self, what: &str, why: &dyn std::fmt::Display) -> Error {
-        Error::Store(format!(
-            "store {} holds a value keyctl did not write ({what}: {why}); it was changed by another program, fix or remove that row",
-            self.shown
-        ))
-    }
 }
 
-fn seconds(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{ms} ms")
+impl crate::store::decode::Damage for Site {
+    fn shown(&self) -> &str {
+        &self.shown
     }
 }
 

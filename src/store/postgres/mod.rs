@@ -30,7 +30,8 @@ use crate::audit::{self, Action, Event};
 use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
 use crate::names::{KeyId, KeyName, TokenPrefix, UserName};
-use crate::paths::{PathPrefix, PathPrefixes};
+use crate::paths::PathPrefixes;
+use crate::store::decode::{self, Damage};
 use crate::store::location::PgUrl;
 use crate::store::{
     Access, Account, AdoptedLookup, Backend, Change, EarlierSecret, EventFilter, ExportFilter,
@@ -38,7 +39,7 @@ use crate::store::{
     OnConflict, Options, Rotated, StoredKey, Undo, UndoKind, Updated, UserInfo, UserRemoved, Who,
     import,
 };
-use crate::time::{Clock, Duration, MAX_TIMESTAMP, Timestamp};
+use crate::time::{Clock, Duration, Timestamp};
 use crate::token::{self, Digest, Token};
 use crate::users::{Actor, PasswordHash};
 
@@ -476,7 +477,7 @@ impl Backend for Postgres {
                 Change::Revoke => set(db, "deleted", Some(now.0))?,
                 Change::Paths(paths) => db.exec(
                     "UPDATE keyctl.keys SET paths = $2, updated = $3 WHERE seq = $1",
-                    &[&seq, &join_paths(paths), &now.0],
+                    &[&seq, &decode::join_paths(paths), &now.0],
                 )?,
             };
             let after = reread(db, &key.id, now)?;
@@ -733,7 +734,7 @@ impl Backend for Postgres {
             walk(db, &sql, &[&user, &filter.all], |db, row| {
                 let site = db.site;
                 let (_, key) = key_from_row(site, &row, now)?;
-                let digest = stored_digest(
+                let digest = decode::digest(
                     site,
                     get(site, &row, 15, "secret digest", &key.id)?,
                     &key.id,
@@ -749,10 +750,10 @@ impl Backend for Postgres {
                     .zip(digests.unwrap_or_default())
                     .zip(adopted.unwrap_or_default())
                 {
-                    let until = checked_time(site, &key.id, "grace end", until)?;
+                    let until = decode::checked_time(site, &key.id, "grace end", until)?;
                     if until > now {
                         earlier.push(EarlierSecret {
-                            digest: stored_digest(site, d, &key.id)?,
+                            digest: decode::digest(site, d, &key.id)?,
                             until,
                             adopted,
                         });
@@ -879,7 +880,7 @@ impl Backend for Postgres {
             )?;
             let keys: Vec<KeyId> = rows
                 .iter()
-                .map(|r| parsed_id(db.site, get(db.site, r, 0, "id", "of the user")?))
+                .map(|r| decode::key_id(db.site, get(db.site, r, 0, "id", "of the user")?))
                 .collect::<Result<_>>()?;
             if purge {
                 db.exec(
@@ -1074,7 +1075,7 @@ impl import::ImportTx for Db<'_, Transaction<'_>> {
              WHERE u.name = $1 AND k.name = $2 AND k.deleted IS NULL AND k.id != $3",
             &[&user.as_str(), &name.as_str(), &id.as_str()],
         )?
-        .map(|row| parsed_id(self.site, get(self.site, &row, 0, "id", "by name")?))
+        .map(|row| decode::key_id(self.site, get(self.site, &row, 0, "id", "by name")?))
         .transpose()
     }
 
@@ -1123,7 +1124,7 @@ fn stored_key<C: GenericClient>(db: &mut Db<'_, C>, id: &str) -> Result<Option<S
     let site = db.site;
     let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
         get::<Option<i64>>(site, &row, i, what, id)?
-            .map(|t| checked_time(site, id, what, t))
+            .map(|t| decode::checked_time(site, id, what, t))
             .transpose()
     };
     let digests: Option<Vec<Vec<u8>>> = get(site, &row, 9, "earlier digest", id)?;
@@ -1132,7 +1133,7 @@ fn stored_key<C: GenericClient>(db: &mut Db<'_, C>, id: &str) -> Result<Option<S
         .unwrap_or_default()
         .into_iter()
         .zip(untils.unwrap_or_default())
-        .map(|(d, until)| Ok((d, checked_time(site, id, "grace end", until)?)))
+        .map(|(d, until)| Ok((d, decode::checked_time(site, id, "grace end", until)?)))
         .collect::<Result<Vec<_>>>()?;
     Ok(Some(StoredKey {
         id: parsed(site, &row, 0, "key id", id)?,
@@ -1377,26 +1378,8 @@ fn adopted_by<C: GenericClient>(
          LIMIT 1",
         &[&digest.as_slice(), &except, &now.0],
     )?;
-    row.map(|r| parsed_id(db.site, get(db.site, &r, 0, "id", "adopted")?))
+    row.map(|r| decode::key_id(db.site, get(db.site, &r, 0, "id", "adopted")?))
         .transpose()
-}
-
-/// A key id read from the store, or the store is damaged.
-fn parsed_id(site: &Site, id: String) -> Result<KeyId> {
-    KeyId::try_from(id.clone())
-        .map_err(|why| site.damaged(&format!("key id {}", crate::names::shown(&id)), &why))
-}
-
-/// A digest as the store keeps it (32 bytes), or the store is damaged.
-fn stored_digest(site: &Site, bytes: Vec<u8>, key: &str) -> Result<Digest> {
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map(Digest)
-        .map_err(|_| {
-            site.damaged(
-                &format!("the secret digest of key {}", crate::names::shown(key)),
-                &format!("{} bytes instead of 32", bytes.len()),
-            )
-        })
 }
 
 /// Earlier secrets of a key with their grace ends and whether each is adopted.
@@ -1481,7 +1464,7 @@ fn insert_record(
         &description,
         &k.prefix.as_str(),
         &r.digest.0.as_slice(),
-        &join_paths(&k.paths),
+        &decode::join_paths(&k.paths),
         &k.created.0,
         &k.updated.0,
         &time(k.expires),
@@ -1560,7 +1543,7 @@ fn insert_key(
             )));
         }
     }
-    let paths = join_paths(&new.paths);
+    let paths = decode::join_paths(&new.paths);
     let (name, description) = (
         new.name.as_ref().map(|n| n.as_str()),
         new.description.as_ref().map(|d| d.as_str()),
@@ -1608,18 +1591,6 @@ fn insert_key(
     }
 }
 
-/// A time as keyctl writes it, or the store is damaged.
-fn checked_time(site: &Site, key: &str, what: &str, t: i64) -> Result<Timestamp> {
-    if (0..=MAX_TIMESTAMP).contains(&t) {
-        Ok(Timestamp(t))
-    } else {
-        Err(site.damaged(
-            &format!("the {what} of key {}", crate::names::shown(key)),
-            &format!("{t} is not a time between 1970 and 9999"),
-        ))
-    }
-}
-
 /// Column `i` of `row`; a value keyctl cannot read there (a column retyped by another
 /// program) is damage to the store, reported as the `what` of `key`.
 fn get<'r, T: FromSql<'r>>(
@@ -1645,13 +1616,7 @@ fn parsed<T: TryFrom<String, Error = Invalid>>(
     what: &str,
     key: &str,
 ) -> Result<T> {
-    let text: String = get(site, row, i, what, key)?;
-    T::try_from(text).map_err(|why| {
-        site.damaged(
-            &format!("the {what} of key {}", crate::names::shown(key)),
-            &why,
-        )
-    })
+    decode::text(site, what, key, get(site, row, i, what, key)?)
 }
 
 fn parsed_opt<T: TryFrom<String, Error = Invalid>>(
@@ -1661,38 +1626,13 @@ fn parsed_opt<T: TryFrom<String, Error = Invalid>>(
     what: &str,
     key: &str,
 ) -> Result<Option<T>> {
-    let text: Option<String> = get(site, row, i, what, key)?;
-    text.map(|t| {
-        T::try_from(t).map_err(|why| {
-            site.damaged(
-                &format!("the {what} of key {}", crate::names::shown(key)),
-                &why,
-            )
-        })
-    })
-    .transpose()
-}
-
-/// Prefixes never contain whitespace, so a newline separates them.
-fn join_paths(paths: &PathPrefixes) -> Option<String> {
-    (!paths.is_empty()).then(|| paths.join("\n"))
+    get::<Option<String>>(site, row, i, what, key)?
+        .map(|t| decode::text(site, what, key, t))
+        .transpose()
 }
 
 fn paths(site: &Site, row: &Row, i: usize, key: &str) -> Result<PathPrefixes> {
-    let joined: Option<String> = get(site, row, i, "path prefixes", key)?;
-    let damaged = |why: &dyn std::fmt::Display| {
-        site.damaged(
-            &format!("the path prefixes of key {}", crate::names::shown(key)),
-            why,
-        )
-    };
-    let list = joined
-        .iter()
-        .flat_map(|p| p.split('\n'))
-        .map(|p| p.parse::<PathPrefix>())
-        .collect::<Result<Vec<_>, Invalid>>()
-        .map_err(|why| damaged(&why))?;
-    PathPrefixes::new(list).map_err(|why| damaged(&why))
+    decode::paths(site, key, get(site, row, i, "path prefixes", key)?)
 }
 
 fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
@@ -1703,7 +1643,7 @@ fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
     let key = raw_id.as_str();
     let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
         get::<Option<i64>>(site, row, i, what, key)?
-            .map(|t| checked_time(site, key, what, t))
+            .map(|t| decode::checked_time(site, key, what, t))
             .transpose()
     };
     let expires = time(8, "expiry")?;
@@ -1713,7 +1653,7 @@ fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
     let mut superseded: Vec<Timestamp> = untils
         .unwrap_or_default()
         .into_iter()
-        .map(|t| checked_time(site, key, "grace end", t))
+        .map(|t| decode::checked_time(site, key, "grace end", t))
         .filter(|t| t.as_ref().map_or(true, |t| *t > now))
         .collect::<Result<_>>()?;
     superseded.sort();

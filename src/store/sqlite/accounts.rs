@@ -8,6 +8,7 @@ use crate::audit::{self, Action, Event};
 use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::names::UserName;
+use crate::store::decode::Damage;
 use crate::store::{Account, EventFilter, KeyCounts, UserInfo};
 use crate::time::Timestamp;
 use crate::users::{Actor, PasswordHash};

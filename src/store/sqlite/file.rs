@@ -9,6 +9,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{header, schema};
 use crate::error::{Error, Result};
+use crate::store::decode::Damage;
 use crate::store::{Access, Options};
 
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -48,7 +49,7 @@ impl Site {
         Error::Store(match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
                 "store {p} is busy: another process held it locked for more than {}; nothing was changed, try again",
-                seconds(self.lock_timeout)
+                crate::store::seconds(self.lock_timeout)
             ),
             Some(ErrorCode::ReadOnly)
                 if extended == Some(rusqlite::ffi::SQLITE_READONLY_ROLLBACK)
@@ -119,22 +120,11 @@ impl Site {
         };
         Some(self.damaged(what, &why))
     }
-
-    /// A value in the store that keyctl never writes.
-    pub fn damaged(&self, what: &str, why: &dyn std::fmt::Display) -> Error {
-        Error::Store(format!(
-            "store {} holds a value keyctl did not write ({what}: {why}); it was changed by another program, fix or remove that row",
-            self.shown
-        ))
-    }
 }
 
-fn seconds(d: std::time::Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{ms} ms")
+impl Damage for Site {
+    fn shown(&self) -> &str {
+        &self.shown
     }
 }
 

@@ -21,14 +21,15 @@ use crate::audit::{Action, Event};
 use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
 use crate::names::{KeyId, KeyName, TokenPrefix, UserName};
-use crate::paths::{PathPrefix, PathPrefixes};
+use crate::paths::PathPrefixes;
+use crate::store::decode::{self, Damage};
 use crate::store::{Account, EventFilter, UserInfo, UserRemoved, Who, import};
 use crate::store::{
     AdoptedLookup, Backend, Change, EarlierSecret, ExportFilter, ImportReport, Issued, KeyRecord,
     LAST_USED_INTERVAL, ListFilter, Marker, NewKey, OnConflict, Options, Rotated, StoredKey, Undo,
     UndoKind, Updated,
 };
-use crate::time::{Clock, Duration, MAX_TIMESTAMP, Timestamp};
+use crate::time::{Clock, Duration, Timestamp};
 use crate::token::{self, Digest, Token};
 use crate::users::{Actor, PasswordHash};
 
@@ -268,7 +269,7 @@ impl Backend for Sqlite {
                 Change::Paths(paths) => tx
                     .execute(
                         "UPDATE keys SET paths = ?2, updated = ?3 WHERE seq = ?1",
-                        params![seq, join_paths(paths), now.0],
+                        params![seq, decode::join_paths(paths), now.0],
                     )
                     .map_err(e)?,
             };
@@ -563,17 +564,17 @@ impl Backend for Sqlite {
             let mut rows = stmt.query(params![user, filter.all]).map_err(e)?;
             while let Some(row) = rows.next().map_err(e)? {
                 let (seq, key) = key_from_row(site, row, now)?;
-                let digest = stored_digest(
+                let digest = decode::digest(
                     site,
                     column(site, row, 15, "secret digest", &key.id)?,
                     &key.id,
                 )?;
                 let mut earlier = Vec::new();
                 for (d, until, adopted) in superseded_rows(conn, seq).map_err(e)? {
-                    let until = checked_time(site, &key.id, "grace end", until)?;
+                    let until = decode::checked_time(site, &key.id, "grace end", until)?;
                     if until > now {
                         earlier.push(EarlierSecret {
-                            digest: stored_digest(site, d, &key.id)?,
+                            digest: decode::digest(site, d, &key.id)?,
                             until,
                             adopted,
                         });
@@ -712,7 +713,7 @@ impl Backend for Sqlite {
                 })
                 .map_err(e)?
                 .into_iter()
-                .map(|k| parsed_id(site, k))
+                .map(|k| decode::key_id(site, k))
                 .collect::<Result<_>>()?;
             if purge {
                 tx.execute(
@@ -811,14 +812,16 @@ fn stored_key(
         superseded_of(conn, seq)
             .map_err(e)?
             .into_iter()
-            .map(|(digest, until)| Ok((digest, checked_time(site, id, "grace end", until)?)))
+            .map(|(digest, until)| {
+                Ok((digest, decode::checked_time(site, id, "grace end", until)?))
+            })
             .collect::<Result<Vec<_>>>()?
     } else {
         Vec::new()
     };
     let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
         column::<Option<i64>>(site, row, i, what, id)?
-            .map(|t| checked_time(site, id, what, t))
+            .map(|t| decode::checked_time(site, id, what, t))
             .transpose()
     };
     let key = StoredKey {
@@ -956,25 +959,7 @@ fn adopted_by(
                 .optional()
         })
         .map_err(|e| site.err(e))?;
-    id.map(|id| parsed_id(site, id)).transpose()
-}
-
-/// A key id read from the store, or the store is damaged.
-fn parsed_id(site: &Site, id: String) -> Result<KeyId> {
-    KeyId::try_from(id.clone())
-        .map_err(|why| site.damaged(&format!("key id {}", crate::names::shown(&id)), &why))
-}
-
-/// A digest as the store keeps it (32 bytes), or the store is damaged.
-fn stored_digest(site: &Site, bytes: Vec<u8>, key: &str) -> Result<Digest> {
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map(Digest)
-        .map_err(|_| {
-            site.damaged(
-                &format!("the secret digest of key {}", crate::names::shown(key)),
-                &format!("{} bytes instead of 32", bytes.len()),
-            )
-        })
+    id.map(|id| decode::key_id(site, id)).transpose()
 }
 
 /// Earlier secrets of a key with their grace ends and whether each is adopted.
@@ -1020,7 +1005,7 @@ impl import::ImportTx for Importing<'_> {
                 .optional()
             })
             .map_err(|e| self.site.err(e))?
-            .map(|id| parsed_id(self.site, id))
+            .map(|id| decode::key_id(self.site, id))
             .transpose()
     }
 
@@ -1125,7 +1110,7 @@ fn insert_record(
             k.description.as_ref().map(|d| d.as_str()),
             k.prefix.as_str(),
             r.digest.0.as_slice(),
-            join_paths(&k.paths),
+            decode::join_paths(&k.paths),
             k.created.0,
             k.updated.0,
             time(k.expires),
@@ -1195,7 +1180,7 @@ fn insert_key(
             )));
         }
     }
-    let paths = join_paths(&new.paths);
+    let paths = decode::join_paths(&new.paths);
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO keys(id, user_id, name, description, prefix, digest, paths,
@@ -1241,18 +1226,6 @@ fn insert_key(
     }
 }
 
-/// A time as keyctl writes it, or the store is damaged.
-fn checked_time(site: &Site, key: &str, what: &str, t: i64) -> Result<Timestamp> {
-    if (0..=MAX_TIMESTAMP).contains(&t) {
-        Ok(Timestamp(t))
-    } else {
-        Err(site.damaged(
-            &format!("the {what} of key {}", crate::names::shown(key)),
-            &format!("{t} is not a time between 1970 and 9999"),
-        ))
-    }
-}
-
 /// Column `i` of `row`; a value of a type keyctl never writes there is damage to the store,
 /// reported as the `what` of `key`.
 fn column<T: FromSql>(site: &Site, row: &Row, i: usize, what: &str, key: &str) -> Result<T> {
@@ -1270,13 +1243,7 @@ fn parsed<T: TryFrom<String, Error = Invalid>>(
     what: &str,
     key: &str,
 ) -> Result<T> {
-    let text: String = column(site, row, i, what, key)?;
-    T::try_from(text).map_err(|why| {
-        site.damaged(
-            &format!("the {what} of key {}", crate::names::shown(key)),
-            &why,
-        )
-    })
+    decode::text(site, what, key, column(site, row, i, what, key)?)
 }
 
 fn parsed_opt<T: TryFrom<String, Error = Invalid>>(
@@ -1292,26 +1259,8 @@ fn parsed_opt<T: TryFrom<String, Error = Invalid>>(
     }
 }
 
-/// Prefixes never contain whitespace, so a newline separates them.
-fn join_paths(paths: &PathPrefixes) -> Option<String> {
-    (!paths.is_empty()).then(|| paths.join("\n"))
-}
-
 fn paths(site: &Site, row: &Row, i: usize, key: &str) -> Result<PathPrefixes> {
-    let joined: Option<String> = column(site, row, i, "path prefixes", key)?;
-    let damaged = |why: &dyn std::fmt::Display| {
-        site.damaged(
-            &format!("the path prefixes of key {}", crate::names::shown(key)),
-            why,
-        )
-    };
-    let list = joined
-        .iter()
-        .flat_map(|p| p.split('\n'))
-        .map(|p| p.parse::<PathPrefix>())
-        .collect::<Result<Vec<_>, Invalid>>()
-        .map_err(|why| damaged(&why))?;
-    PathPrefixes::new(list).map_err(|why| damaged(&why))
+    decode::paths(site, key, column(site, row, i, "path prefixes", key)?)
 }
 
 fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
@@ -1323,7 +1272,7 @@ fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
     let key = raw_id.as_str();
     let time = |i: usize, what: &str| -> Result<Option<Timestamp>> {
         column::<Option<i64>>(site, row, i, what, key)?
-            .map(|t| checked_time(site, key, what, t))
+            .map(|t| decode::checked_time(site, key, what, t))
             .transpose()
     };
     let expires = time(8, "expiry")?;
@@ -1334,7 +1283,7 @@ fn key_from_row(site: &Site, row: &Row, now: Timestamp) -> Result<(i64, Key)> {
         .iter()
         .flat_map(|s| s.split(','))
         .map(|t| match t.parse() {
-            Ok(t) => checked_time(site, key, "grace end", t),
+            Ok(t) => decode::checked_time(site, key, "grace end", t),
             Err(_) => Err(site.damaged(
                 &format!("the grace end of key {}", crate::names::shown(key)),
                 &format!("{} is not a time", crate::names::shown(t)),
