@@ -179,7 +179,7 @@ chain_close=$(printf '%s\n' "$chain" |
   sed -e '/^upstream keyctl {$/,/^}$/d' -e '/proxy_http_version 1.1;/d' -e '/proxy_set_header Connection "";/d' \
     -e "s/127.0.0.1:$P_CHAIN;/127.0.0.1:$P_CHAIN_CLOSE;/" \
     -e "s|proxy_pass http://keyctl/auth;|proxy_pass http://127.0.0.1:$P_KEYCTL/auth;|")
-grep -q "proxy_pass http://127.0.0.1:$P_KEYCTL/auth;" <<<"$chain_close" && ! grep -q "upstream" <<<"$chain_close" ||
+grep -q "proxy_pass http://127.0.0.1:$P_KEYCTL/auth;" <<<"$chain_close" && ! grep -q "^upstream" <<<"$chain_close" ||
   { echo "the README's nginx block is not as this script expects" >&2; exit 1; }
 cat >"$OUT/nginx/nginx.conf" <<EOF
 daemon off;
