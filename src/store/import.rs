@@ -119,7 +119,7 @@ pub(crate) fn import(
         };
         tx.insert_record(r, seq, now)?;
         let details = serde_json::json!({ "outcome": how, "status": r.key.status });
-        tx.record(now, &who.actor, Action::Import, &r.key, details)?;
+        tx.record(now, who.actor(), Action::Import, &r.key, details)?;
     }
     Ok(ImportReport {
         outcomes,

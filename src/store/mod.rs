@@ -79,7 +79,22 @@ impl Default for Options {
 #[derive(Debug, Clone)]
 pub(crate) struct Who {
     pub clock: Clock,
-    pub actor: Actor,
+    /// Given by the caller, or, once a change needs it, the user running this process:
+    /// finding that user's name reads the user database, which a verification never needs.
+    actor: std::cell::OnceCell<Actor>,
+}
+
+impl Who {
+    pub fn new(clock: Clock, actor: Option<Actor>) -> Who {
+        Who {
+            clock,
+            actor: actor.map(std::cell::OnceCell::from).unwrap_or_default(),
+        }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        self.actor.get_or_init(Actor::os_user)
+    }
 }
 
 /// One user, with how many keys of each status it has.
@@ -672,16 +687,13 @@ impl Store {
         Ok(Store {
             location: location.shown(),
             backend,
-            who: Who {
-                clock: options.clock.clone(),
-                actor: options.actor.clone().unwrap_or_else(Actor::os_user),
-            },
+            who: Who::new(options.clock.clone(), options.actor.clone()),
         })
     }
 
     /// Name `actor` in the audit log for the changes made from now on.
     pub fn set_actor(&mut self, actor: Actor) {
-        self.who.actor = actor;
+        self.who.actor = std::cell::OnceCell::from(actor);
     }
 
     /// Where the store is, escaped for messages.

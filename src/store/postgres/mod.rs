@@ -344,7 +344,7 @@ impl Backend for Postgres {
                     let token = token.ok_or_else(|| {
                         Error::Store(format!("key {} was made without a token", key.id))
                     })?;
-                    record(db, now, &who.actor, action, Some(&key), None, made(&key))?;
+                    record(db, now, who.actor(), action, Some(&key), None, made(&key))?;
                     Ok(Issued { key, token, undo })
                 })
                 .collect()
@@ -429,7 +429,7 @@ impl Backend for Postgres {
             record(
                 db,
                 now,
-                &who.actor,
+                who.actor(),
                 Action::Reset,
                 Some(&key),
                 None,
@@ -494,7 +494,7 @@ impl Backend for Postgres {
                     serde_json::json!({ "paths": { "old": key.paths, "new": after.paths } }),
                 ),
             };
-            record(db, now, &who.actor, action, Some(&after), None, details)?;
+            record(db, now, who.actor(), action, Some(&after), None, details)?;
             Ok(Updated {
                 key: after,
                 changed: true,
@@ -510,7 +510,7 @@ impl Backend for Postgres {
             record(
                 db,
                 now,
-                &who.actor,
+                who.actor(),
                 Action::Purge,
                 Some(&key),
                 None,
@@ -551,7 +551,7 @@ impl Backend for Postgres {
                     record(
                         db,
                         now,
-                        &who.actor,
+                        who.actor(),
                         Action::Prune,
                         Some(&key),
                         None,
@@ -588,7 +588,7 @@ impl Backend for Postgres {
                     let key = reread(db, id, now)?;
                     delete_key(db, seq)?;
                     let details = serde_json::json!({ "undid": "create" });
-                    record(db, now, &who.actor, Action::Undo, Some(&key), None, details)?;
+                    record(db, now, who.actor(), Action::Undo, Some(&key), None, details)?;
                     if *user_created {
                         db.exec(
                             "DELETE FROM keyctl.users WHERE id = $1
@@ -626,7 +626,7 @@ impl Backend for Postgres {
                     }
                     let key = reread(db, id, now)?;
                     let details = serde_json::json!({ "undid": "reset" });
-                    record(db, now, &who.actor, Action::Undo, Some(&key), None, details)?;
+                    record(db, now, who.actor(), Action::Undo, Some(&key), None, details)?;
                 }
             }
             Ok(())
@@ -700,7 +700,7 @@ impl Backend for Postgres {
                     )));
                 }
                 let key = insert_key(db, new, now, Some(digest))?.0;
-                record(db, now, &who.actor, Action::Adopt, Some(&key), None, made(&key))?;
+                record(db, now, who.actor(), Action::Adopt, Some(&key), None, made(&key))?;
                 adopted.push(key);
             }
             Ok(adopted)
@@ -829,7 +829,7 @@ impl Backend for Postgres {
             record(
                 db,
                 now,
-                &who.actor,
+                who.actor(),
                 Action::UserAdd,
                 None,
                 Some(user),
@@ -861,7 +861,7 @@ impl Backend for Postgres {
             record(
                 db,
                 now,
-                &who.actor,
+                who.actor(),
                 Action::UserPasswd,
                 None,
                 Some(user),
@@ -902,7 +902,7 @@ impl Backend for Postgres {
                 )?;
             }
             let details = serde_json::json!({ "keys": keys, "purged": purge });
-            record(db, now, &who.actor, Action::UserRemove, None, Some(user), details)?;
+            record(db, now, who.actor(), Action::UserRemove, None, Some(user), details)?;
             Ok(UserRemoved {
                 keys,
                 purged: purge,

@@ -109,7 +109,7 @@ impl Backend for Sqlite {
                         tx,
                         site,
                         now,
-                        &who.actor,
+                        who.actor(),
                         action,
                         Some(&key),
                         None,
@@ -218,7 +218,7 @@ impl Backend for Sqlite {
                 tx,
                 site,
                 now,
-                &who.actor,
+                who.actor(),
                 Action::Reset,
                 Some(&key),
                 None,
@@ -291,7 +291,7 @@ impl Backend for Sqlite {
                 tx,
                 site,
                 now,
-                &who.actor,
+                who.actor(),
                 action,
                 Some(&after),
                 None,
@@ -313,7 +313,7 @@ impl Backend for Sqlite {
                 tx,
                 site,
                 now,
-                &who.actor,
+                who.actor(),
                 Action::Purge,
                 Some(&key),
                 None,
@@ -365,7 +365,7 @@ impl Backend for Sqlite {
                         tx,
                         site,
                         now,
-                        &who.actor,
+                        who.actor(),
                         Action::Prune,
                         Some(&key),
                         None,
@@ -404,7 +404,7 @@ impl Backend for Sqlite {
                     let key = reread(tx, site, id, now)?;
                     delete_key(tx, seq).map_err(e)?;
                     let details = serde_json::json!({ "undid": "create" });
-                    accounts::record(tx, site, now, &who.actor, Action::Undo, Some(&key), None, details)?;
+                    accounts::record(tx, site, now, who.actor(), Action::Undo, Some(&key), None, details)?;
                     if *user_created {
                         tx.execute(
                             "DELETE FROM users WHERE id = ?1
@@ -448,7 +448,7 @@ impl Backend for Sqlite {
                     }
                     let key = reread(tx, site, id, now)?;
                     let details = serde_json::json!({ "undid": "reset" });
-                    accounts::record(tx, site, now, &who.actor, Action::Undo, Some(&key), None, details)?;
+                    accounts::record(tx, site, now, who.actor(), Action::Undo, Some(&key), None, details)?;
                 }
             }
             Ok(())
@@ -516,7 +516,7 @@ impl Backend for Sqlite {
                     )));
                 }
                 let key = insert_key(tx, site, new, now, Some(digest))?.0;
-                accounts::record(tx, site, now, &who.actor, Action::Adopt, Some(&key), None, made(&key))?;
+                accounts::record(tx, site, now, who.actor(), Action::Adopt, Some(&key), None, made(&key))?;
                 adopted.push(key);
             }
             Ok(adopted)
@@ -657,7 +657,7 @@ impl Backend for Sqlite {
                 tx,
                 site,
                 now,
-                &who.actor,
+                who.actor(),
                 Action::UserAdd,
                 None,
                 Some(user),
@@ -691,7 +691,7 @@ impl Backend for Sqlite {
                 tx,
                 site,
                 now,
-                &who.actor,
+                who.actor(),
                 Action::UserPasswd,
                 None,
                 Some(user),
@@ -738,7 +738,7 @@ impl Backend for Sqlite {
                 .map_err(e)?;
             }
             let details = serde_json::json!({ "keys": keys, "purged": purge });
-            accounts::record(tx, site, now, &who.actor, Action::UserRemove, None, Some(user), details)?;
+            accounts::record(tx, site, now, who.actor(), Action::UserRemove, None, Some(user), details)?;
             Ok(UserRemoved { keys, purged: purge })
         })
     }
