@@ -55,23 +55,26 @@ def main():
         met = ("yes" if ratio <= limit else "**no**") if limit else "–"
         row(what, ms(value), base_name, ms(base), f"{ratio:.2f}×", target, met)
 
-    compare("`keyctl verify`, 1k keys", verify["verify 1k"], "`sqlite3 STORE 'pragma user_version'`, 1k", verify["sqlite3 open 1k"], 0.70)
-    compare("`keyctl verify`, 1M keys", verify["verify 1M"], "`sqlite3 STORE 'pragma user_version'`, 1M", verify["sqlite3 open 1M"], 0.70)
-    compare("`keyctl verify`, 1M keys", verify["verify 1M"], "`keyctl verify`, 1k keys", verify["verify 1k"], 1.15)
+    sqlite_open = "`sqlite3 STORE 'pragma user_version'`, 1k"
+    noop = "`noop`, a static program that only returns (process floor)"
+    for how, suffix in [("token on stdin", ""), ("token as argument", ", argument")]:
+        compare(f"`keyctl verify`, 1k keys, {how}", verify[f"verify 1k{suffix}"], noop, verify["noop"], 3.0)
+        compare(f"`keyctl verify`, 1k keys, {how}", verify[f"verify 1k{suffix}"], sqlite_open, verify["sqlite3 open 1k"], 0.45)
+        compare(f"`keyctl verify`, 1M keys, {how}", verify[f"verify 1M{suffix}"], f"`keyctl verify`, 1k keys, {how}", verify[f"verify 1k{suffix}"], 1.10)
     compare("`keyctl verify`, 100k keys", verify["verify 100k"], "`keyctl verify`, 1k keys", verify["verify 1k"])
-    compare("`keyctl verify`, 1k keys", verify["verify 1k"], "`true` (process floor)", verify["true"])
-    compare("`sqlite3` open, 1k keys", verify["sqlite3 open 1k"], "`true` (process floor)", verify["true"])
-    compare("`keyctl verify`, 1k keys, default dynamic build", verify["verify 1k, dynamic build"], "`sqlite3 STORE 'pragma user_version'`, 1k", verify["sqlite3 open 1k"], note="(reported)")
-    compare("`keyctl verify`, 1k keys, static glibc build", verify["verify 1k, static glibc build"], "`sqlite3 STORE 'pragma user_version'`, 1k", verify["sqlite3 open 1k"], note="(reported)")
+    compare("`true`, the system's (dynamic, glibc)", verify["true"], noop, verify["noop"])
+    compare("`sqlite3` open, 1k keys", verify["sqlite3 open 1k"], noop, verify["noop"])
+    compare("`keyctl verify`, 1k keys, default dynamic build", verify["verify 1k, dynamic build"], sqlite_open, verify["sqlite3 open 1k"], note="(reported)")
+    compare("`keyctl verify`, 1k keys, static glibc build", verify["verify 1k, static glibc build"], sqlite_open, verify["sqlite3 open 1k"], note="(reported)")
     compare("`keyctl create`, 100k keys", create["create"], "`sqlite3` insert of one key row, same durability", create["sqlite3 insert"], 1.30)
     compare("`keyctl list --json`, 100k keys", listing["list --json"], "`sqlite3 -json` over the same rows and fields", listing["sqlite3 -json"], 1.50)
     mib = peak["list --json"] / 1024
     row("`keyctl list --json`, 100k keys: peak memory", f"{mib:.1f} MiB", "`sqlite3 -json`", f"{peak['sqlite3 -json'] / 1024:.1f} MiB", "–", "< 64 MiB", "yes" if mib < 64 else "**no**")
     per_second, uncached = rate["per_second"], rate["uncached_per_second"]
-    row(f"library `Store::verify`, 1M keys, one thread, {rate['distinct_tokens']:,} keys in use", f"{per_second:,.0f} /s",
-        "the same with the verify cache off (`set_verify_cache(0)`)", f"{uncached:,.0f} /s", f"{per_second / uncached:.1f}× as many",
+    row(f"library `Verifier`, 1M keys, one thread, {rate['distinct_tokens']:,} keys in use", f"{per_second:,.0f} /s",
+        "the same with the verify cache off (`Verifier::with_cache(store, 0)`)", f"{uncached:,.0f} /s", f"{per_second / uncached:.1f}× as many",
         "≥ 200,000 /s", "yes" if per_second >= 200_000 else "**no**")
-    row("library `Store::verify`, first use of a key in a minute (records last use)", f"{rate['first_use_ms']:.2f} ms", "", "", "–", "(reported)", "–")
+    row("library `Verifier`, first use of a key in a minute (records last use)", f"{rate['first_use_ms']:.2f} ms", "", "", "–", "(reported)", "–")
     row("store size, 1M keys", f"{size['bytes_per_key']:.0f} B/key", "", "", "–", "≤ 300 B/key", "yes" if size["bytes_per_key"] <= 300 else "**no**")
     adopted = pooled(out, "adopted")
     if adopted:
@@ -92,6 +95,16 @@ def main():
     for r in rows:
         print("| " + " | ".join(r) + " |")
     print()
+    counts_file = os.path.join(out, "counts.jsonl")
+    if os.path.exists(counts_file):
+        print("One run of each (minor page faults: median of 21 runs; system calls: one traced run):")
+        print()
+        print("| command | minor page faults | system calls | of which `mmap`, `munmap` |")
+        print("| --- | ---: | ---: | ---: |")
+        for line in open(counts_file):
+            c = json.loads(line)
+            print(f"| {c['label']} | {c['minor_faults']:.0f} | {c['syscalls']} | {c['mmap']}, {c['munmap']} |")
+        print()
     journal = pooled(out, "journal")
     if journal:
         print("Journal modes, 100k keys (medians; keyctl runs only in the modes a file can carry):")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks for keyctl (issue 5): each measure beside its baseline, in the same run.
+# Benchmarks for keyctl: each measure beside its baseline, in the same run.
 #
 #   bench/run.sh            build, populate (cached), measure, write the table into BENCHMARKS.md
 #
@@ -18,6 +18,7 @@ missing=()
 command -v hyperfine >/dev/null || missing+=(hyperfine)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v strace >/dev/null || missing+=(strace)
 command -v python3 >/dev/null || missing+=(python3)
 LINUX_X86_64=$([ "$(uname -sm)" = "Linux x86_64" ] && echo yes || true)
 [ -z "$LINUX_X86_64" ] || command -v musl-gcc >/dev/null || missing+=(musl-tools)
@@ -43,14 +44,17 @@ cargo build --release --quiet --bin keyctl --example bench_store
 DYNAMIC=$TARGET/release/keyctl
 BENCH=$TARGET/release/examples/bench_store
 if [ -n "$LINUX_X86_64" ]; then
-  cargo build-static --quiet --bin keyctl
+  cargo build-static --quiet --bin keyctl --example noop
   KEYCTL=$TARGET/x86_64-unknown-linux-musl/release/keyctl
+  NOOP=$TARGET/x86_64-unknown-linux-musl/release/examples/noop
   BUILD="static, musl (cargo build-static)"
   cargo build --release --quiet --bin keyctl --target x86_64-unknown-linux-gnu \
     --config "target.x86_64-unknown-linux-gnu.rustflags=['-Ctarget-feature=+crt-static']"
   GLIBC_STATIC=$TARGET/x86_64-unknown-linux-gnu/release/keyctl
 else
+  cargo build --release --quiet --example noop
   KEYCTL=$DYNAMIC
+  NOOP=$TARGET/release/examples/noop
   BUILD="dynamic (cargo build --release)"
   GLIBC_STATIC=$DYNAMIC
 fi
@@ -89,20 +93,53 @@ round() { # round NAME ROUNDS "HYPERFINE-OPTIONS" (LABEL COMMAND)... : one hyper
   done
 }
 
-# --- verify: token on stdin, against opening the same file with sqlite3, and `true` ------
-# The token comes on stdin, so these run through sh (hyperfine measures the shell's own
-# start-up and subtracts it); `exec` makes sh replace itself by the command instead of
-# forking, so every command of the group, the baselines too, costs exactly one exec.
+# --- verify: against opening the same file with sqlite3, and the process floor ----------
+# The token comes on stdin or as an argument. Every command runs through sh, so that the
+# stdin ones can be fed (hyperfine measures the shell's own start-up and subtracts it);
+# `exec` makes sh replace itself by the command instead of forking, so every command of
+# the group, the baselines too, costs exactly one exec. The floors: `noop`, a Rust program
+# that only returns, built like keyctl, and the system's `true`.
 echo "verify..." >&2
+T1K=$(cat "$STORES/token-1000.txt") T1M=$(cat "$STORES/token-1000000.txt")
 round verify "$ROUNDS" "--warmup 2 --runs 5" \
+  noop "exec $NOOP" \
   true "exec $TRUE_BIN" \
   "sqlite3 open 1k" "exec sqlite3 $S1K 'pragma user_version'" \
   "sqlite3 open 1M" "exec sqlite3 $S1M 'pragma user_version'" \
   "verify 1k" "exec $KEYCTL --db $S1K verify <$STORES/token-1000.txt" \
   "verify 100k" "exec $KEYCTL --db $S100K verify <$STORES/token-100000.txt" \
   "verify 1M" "exec $KEYCTL --db $S1M verify <$STORES/token-1000000.txt" \
+  "verify 1k, argument" "exec $KEYCTL --db $S1K verify $T1K" \
+  "verify 1M, argument" "exec $KEYCTL --db $S1M verify $T1M" \
   "verify 1k, dynamic build" "exec $DYNAMIC --db $S1K verify <$STORES/token-1000.txt" \
   "verify 1k, static glibc build" "exec $GLIBC_STATIC --db $S1K verify <$STORES/token-1000.txt"
+
+# Page faults (minor: every page of the binary, its data and its heap that the process
+# touches; major faults stay at 0 once the files are cached) and system calls of one run
+# each, the median of 21 runs and one traced run.
+counts() { # counts LABEL STDIN COMMAND...
+  local label=$1 input=$2 faults=()
+  shift 2
+  for _ in $(seq 21); do
+    faults+=("$(/usr/bin/time -f %R "$@" <"$input" 2>&1 >/dev/null | tail -n 1)")
+  done
+  strace -f -qq -o "$OUT/strace.txt" "$@" <"$input" >/dev/null 2>&1 || true
+  python3 - "$label" "$OUT/strace.txt" "${faults[@]}" >>"$OUT/counts.jsonl" <<'PY'
+import json, re, statistics, sys
+label, trace, faults = sys.argv[1], sys.argv[2], [int(f) for f in sys.argv[3:]]
+calls = [re.match(r"(?:\d+ +)?(\w+)\(", l) for l in open(trace)]
+names = [m.group(1) for m in calls if m]
+print(json.dumps({"label": label, "minor_faults": statistics.median(faults), "syscalls": len(names),
+                  "mmap": names.count("mmap"), "munmap": names.count("munmap")}))
+PY
+}
+rm -f "$OUT/counts.jsonl"
+counts noop /dev/null "$NOOP"
+counts "verify 1k" "$STORES/token-1000.txt" "$KEYCTL" --db "$S1K" verify
+counts "verify 1k, argument" /dev/null "$KEYCTL" --db "$S1K" verify "$T1K"
+counts "verify 1M" "$STORES/token-1000000.txt" "$KEYCTL" --db "$S1M" verify
+counts "sqlite3 open 1k" /dev/null sqlite3 "$S1K" 'pragma user_version'
+rm -f "$OUT/strace.txt"
 
 # --- create: one key, against the sqlite3 CLI inserting a comparable row -----------------
 # Both on copies of the 100k store, rollback journal, synchronous=FULL, one IMMEDIATE
