@@ -15,7 +15,6 @@ ROUNDS=${ROUNDS:-60}
 
 # --- tools -------------------------------------------------------------------------------
 missing=()
-command -v hyperfine >/dev/null || missing+=(hyperfine)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v strace >/dev/null || missing+=(strace)
@@ -32,7 +31,16 @@ fi
 if [ -n "$LINUX_X86_64" ] && ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
   rustup target add x86_64-unknown-linux-musl
 fi
-TRUE_BIN=$(type -P true)   # the process floor: the true binary, not the shell builtin
+TRUE_BIN=$(type -P true)   # the system's true binary, not the shell builtin
+BENCH_DIR=${KEYCTL_BENCH_DIR:-${TMPDIR:-/tmp}/keyctl-bench}
+# hyperfine from crates.io into a root of its own: Debian 12's (1.15) cannot feed a command
+# its stdin without a shell around it (`--input` came in 1.16).
+HYPERFINE_VERSION=1.19.0
+export HYPERFINE=$BENCH_DIR/tools/bin/hyperfine
+if ! [ -x "$HYPERFINE" ] || [ "$("$HYPERFINE" --version)" != "hyperfine $HYPERFINE_VERSION" ]; then
+  echo "installing hyperfine $HYPERFINE_VERSION into $BENCH_DIR/tools (a few minutes)..." >&2
+  cargo install --quiet --locked --root "$BENCH_DIR/tools" hyperfine --version "$HYPERFINE_VERSION"
+fi
 
 # --- build -------------------------------------------------------------------------------
 # The measured binary is the release build (`cargo build-static`: static, musl) where the
@@ -61,7 +69,7 @@ fi
 
 # --- stores (cached: the key depends on the schema and on how the populator makes keys) --
 cache_key=$(cat src/store/sqlite/schema.rs examples/bench_store.rs | sha256sum | cut -c1-12)
-STORES=${KEYCTL_BENCH_DIR:-${TMPDIR:-/tmp}/keyctl-bench}/$cache_key
+STORES=$BENCH_DIR/$cache_key
 OUT=$STORES/results-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$STORES" "$OUT"
 for n in 1000 100000 1000000; do
@@ -88,31 +96,29 @@ round() { # round NAME ROUNDS "HYPERFINE-OPTIONS" (LABEL COMMAND)... : one hyper
     args=()
     for i in $(shuf -i 0-$((${#labels[@]} - 1))); do args+=(-n "${labels[$i]}" "${cmds[$i]}"); done
     # shellcheck disable=SC2086 # the options are words
-    hyperfine --style basic $opts --export-json "$OUT/$name-$r.json" "${args[@]}" \
+    "$HYPERFINE" --style basic $opts --export-json "$OUT/$name-$r.json" "${args[@]}" \
       >"$OUT/$name-$r.txt" 2>&1 || { cat "$OUT/$name-$r.txt" >&2; exit 1; }
   done
 }
 
 # --- verify: against opening the same file with sqlite3, and the process floor ----------
-# The token comes on stdin or as an argument. Every command runs through sh, so that the
-# stdin ones can be fed (hyperfine measures the shell's own start-up and subtracts it);
-# `exec` makes sh replace itself by the command instead of forking, so every command of
-# the group, the baselines too, costs exactly one exec. The floors: `noop`, a Rust program
-# that only returns, built like keyctl, and the system's `true`.
+# Every command runs without a shell (-N), with the 1k store's token on stdin (the commands
+# that take no input ignore it). The floors: `noop`, a Rust program that only returns,
+# built like keyctl, and the system's `true`. The store sizes are compared with the token
+# as an argument, each store's own.
 echo "verify..." >&2
-T1K=$(cat "$STORES/token-1000.txt") T1M=$(cat "$STORES/token-1000000.txt")
-round verify "$ROUNDS" "--warmup 2 --runs 5" \
-  noop "exec $NOOP" \
-  true "exec $TRUE_BIN" \
-  "sqlite3 open 1k" "exec sqlite3 $S1K 'pragma user_version'" \
-  "sqlite3 open 1M" "exec sqlite3 $S1M 'pragma user_version'" \
-  "verify 1k" "exec $KEYCTL --db $S1K verify <$STORES/token-1000.txt" \
-  "verify 100k" "exec $KEYCTL --db $S100K verify <$STORES/token-100000.txt" \
-  "verify 1M" "exec $KEYCTL --db $S1M verify <$STORES/token-1000000.txt" \
-  "verify 1k, argument" "exec $KEYCTL --db $S1K verify $T1K" \
-  "verify 1M, argument" "exec $KEYCTL --db $S1M verify $T1M" \
-  "verify 1k, dynamic build" "exec $DYNAMIC --db $S1K verify <$STORES/token-1000.txt" \
-  "verify 1k, static glibc build" "exec $GLIBC_STATIC --db $S1K verify <$STORES/token-1000.txt"
+T1K=$(cat "$STORES/token-1000.txt") T100K=$(cat "$STORES/token-100000.txt") T1M=$(cat "$STORES/token-1000000.txt")
+round verify "$ROUNDS" "-N --input $STORES/token-1000.txt --warmup 2 --runs 5" \
+  noop "$NOOP" \
+  true "$TRUE_BIN" \
+  "sqlite3 open 1k" "sqlite3 $S1K 'pragma user_version'" \
+  "sqlite3 open 1M" "sqlite3 $S1M 'pragma user_version'" \
+  "verify 1k" "$KEYCTL --db $S1K verify" \
+  "verify 1k, argument" "$KEYCTL --db $S1K verify $T1K" \
+  "verify 100k, argument" "$KEYCTL --db $S100K verify $T100K" \
+  "verify 1M, argument" "$KEYCTL --db $S1M verify $T1M" \
+  "verify 1k, dynamic build" "$DYNAMIC --db $S1K verify" \
+  "verify 1k, static glibc build" "$GLIBC_STATIC --db $S1K verify"
 
 # Page faults (minor: every page of the binary, its data and its heap that the process
 # touches; major faults stay at 0 once the files are cached) and system calls of one run
@@ -165,8 +171,13 @@ LIST_SQL="SELECT k.id, u.name AS user, k.name, k.description, k.prefix, k.paths,
   strftime('%Y-%m-%dT%H:%M:%SZ', k.updated, 'unixepoch') AS updated,
   strftime('%Y-%m-%dT%H:%M:%SZ', k.expires, 'unixepoch') AS expires,
   strftime('%Y-%m-%dT%H:%M:%SZ', k.deleted, 'unixepoch') AS deleted,
-  CASE WHEN k.deleted IS NOT NULL THEN 'revoked' WHEN k.expires <= unixepoch() THEN 'expired'
-       ELSE 'active' END AS status
+  strftime('%Y-%m-%dT%H:%M:%SZ', k.disabled, 'unixepoch') AS disabled,
+  strftime('%Y-%m-%dT%H:%M:%SZ', k.last_used, 'unixepoch') AS last_used,
+  (SELECT json_group_array(strftime('%Y-%m-%dT%H:%M:%SZ', s.until, 'unixepoch'))
+     FROM superseded s WHERE s.key_seq = k.seq AND s.until > unixepoch()) AS superseded,
+  CASE WHEN k.deleted IS NOT NULL THEN 'revoked' WHEN k.disabled IS NOT NULL THEN 'disabled'
+       WHEN k.expires <= unixepoch() THEN 'expired' ELSE 'active' END AS status,
+  k.adopted != 0 AS adopted
   FROM keys k JOIN users u ON u.id = k.user_id WHERE k.deleted IS NULL ORDER BY k.seq"
 round list "$((ROUNDS / 12))" "-N --warmup 1 --runs 2 --output=pipe" \
   "sqlite3 -json" "sqlite3 -json $S100K \"$LIST_SQL\"" \
@@ -183,6 +194,9 @@ echo "library..." >&2
 # inside the minute after the warm-up pass records each key's last use.
 "$BENCH" verify-rate "$S1M" "$STORES/tokens-1000000.txt" 2000 1 10 >"$OUT/verify-rate.json"
 "$BENCH" bytes-per-key "$S1M" >"$OUT/bytes-per-key.json"
+# The audit log's share of that file: one "created" event per populated key.
+sqlite3 "$S1M" "SELECT json_object('bytes', (SELECT sum(pgsize) FROM dbstat WHERE name = 'events'),
+  'events', (SELECT count(*) FROM events))" >"$OUT/audit-bytes.json"
 
 # --- adopted tokens: a keyctl token costs the same in a store that holds them -------------
 # Two copies of the 100k store, 1000 keys added to each: keyctl keys to one, adopted
@@ -191,9 +205,9 @@ echo "library..." >&2
 echo "adopted..." >&2
 "$BENCH" extend "$S100K" "$OUT/plain.db" 1000 created >/dev/null
 "$BENCH" extend "$S100K" "$OUT/adopted.db" 1000 adopted >/dev/null
-round adopted "$((ROUNDS / 6))" "--warmup 2 --runs 6" \
-  "verify, 1000 keyctl keys added" "exec $KEYCTL --db $OUT/plain.db verify <$STORES/token-100000.txt" \
-  "verify, 1000 adopted tokens added" "exec $KEYCTL --db $OUT/adopted.db verify <$STORES/token-100000.txt"
+round adopted "$((ROUNDS / 6))" "-N --input $STORES/token-100000.txt --warmup 2 --runs 6" \
+  "verify, 1000 keyctl keys added" "$KEYCTL --db $OUT/plain.db verify" \
+  "verify, 1000 adopted tokens added" "$KEYCTL --db $OUT/adopted.db verify"
 "$BENCH" adopted-cost "$OUT/plain.db" "$OUT/adopted.db" "$STORES/tokens-100000.txt" 2000 1 5 >"$OUT/adopted-rate.json"
 
 # --- journal modes: the same work under each, on copies of the 100k store ----------------
@@ -211,14 +225,14 @@ for mode in delete truncate persist wal; do
   fi
   # Readers see the file as the mode's last writer left it (PERSIST: a zeroed -journal).
   sqlite3 "$OUT/jm-$mode-lookup.db" "PRAGMA journal_mode=$mode; $INSERT" >/dev/null
-  jm_args+=("$mode: sqlite3 lookup" "exec sqlite3 $OUT/jm-$mode-lookup.db \"PRAGMA journal_mode=$mode; $LOOKUP\"")
-  jm_args+=("$mode: sqlite3 insert" "exec sqlite3 $OUT/jm-$mode-insert.db \"PRAGMA journal_mode=$mode; $INSERT\"")
+  jm_args+=("$mode: sqlite3 lookup" "sqlite3 $OUT/jm-$mode-lookup.db \"PRAGMA journal_mode=$mode; $LOOKUP\"")
+  jm_args+=("$mode: sqlite3 insert" "sqlite3 $OUT/jm-$mode-insert.db \"PRAGMA journal_mode=$mode; $INSERT\"")
   if [ "$mode" = delete ] || [ "$mode" = wal ]; then
-    jm_args+=("$mode: keyctl verify" "exec $KEYCTL --db $OUT/jm-$mode-verify.db verify <$STORES/token-100000.txt")
-    jm_args+=("$mode: keyctl create" "exec $KEYCTL --db $OUT/jm-$mode-create.db create --user bench")
+    jm_args+=("$mode: keyctl verify" "$KEYCTL --db $OUT/jm-$mode-verify.db verify")
+    jm_args+=("$mode: keyctl create" "$KEYCTL --db $OUT/jm-$mode-create.db create --user bench")
   fi
 done
-round journal "$((ROUNDS / 6))" "--warmup 2 --runs 6" "${jm_args[@]}"
+round journal "$((ROUNDS / 6))" "-N --input $STORES/token-100000.txt --warmup 2 --runs 6" "${jm_args[@]}"
 for mode in delete wal; do
   "$BENCH" verify-rate "$OUT/jm-$mode-verify.db" "$STORES/tokens-100000.txt" 2000 1 3 >"$OUT/journal-rate-$mode.json"
 done
