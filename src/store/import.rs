@@ -4,16 +4,15 @@
 
 use std::collections::HashSet;
 
+use super::change::KeyTx;
 use super::{Clash, Conflict, ImportReport, KeyRecord, OnConflict, Outcome, Who};
 use crate::audit::Action;
 use crate::error::Result;
-use crate::key::Key;
 use crate::names::{KeyId, KeyName, UserName};
 use crate::time::Timestamp;
-use crate::users::Actor;
 
 /// The questions an import asks of the store, and the changes it makes.
-pub(crate) trait ImportTx {
+pub(crate) trait ImportTx: KeyTx {
     /// The row number of key `id`, when the store holds it.
     fn key_seq(&mut self, id: &KeyId) -> Result<Option<i64>>;
     /// The live key of `user` named `name`, other than `id`.
@@ -26,19 +25,8 @@ pub(crate) trait ImportTx {
         id: &KeyId,
         now: Timestamp,
     ) -> Result<Option<KeyId>>;
-    /// Remove the key at row `seq`, with its earlier secrets.
-    fn delete_key(&mut self, seq: i64) -> Result<()>;
     /// Store a record, at row `seq` when it replaces a key.
     fn insert_record(&mut self, r: &KeyRecord, seq: Option<i64>, now: Timestamp) -> Result<()>;
-    /// Append an event to the audit log.
-    fn record(
-        &mut self,
-        now: Timestamp,
-        actor: &Actor,
-        action: Action,
-        key: &Key,
-        details: serde_json::Value,
-    ) -> Result<()>;
 }
 
 /// Decide each record's outcome and, unless one is refused or this is a dry run, make
@@ -119,7 +107,14 @@ pub(crate) fn import(
         };
         tx.insert_record(r, seq, now)?;
         let details = serde_json::json!({ "outcome": how, "status": r.key.status });
-        tx.record(now, who.actor(), Action::Import, &r.key, details)?;
+        tx.record(
+            now,
+            who.actor(),
+            Action::Import,
+            Some(&r.key),
+            None,
+            details,
+        )?;
     }
     Ok(ImportReport {
         outcomes,

@@ -8,6 +8,7 @@
 //! Every change is one transaction, and the time it records or compares is read from the
 //! store's [`Clock`] inside that transaction, after any wait for another writer's lock.
 
+mod change;
 mod decode;
 mod import;
 pub mod location;

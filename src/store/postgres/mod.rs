@@ -31,6 +31,7 @@ use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
 use crate::names::{KeyId, KeyName, TokenPrefix, UserName};
 use crate::paths::PathPrefixes;
+use crate::store::change::{self, cutoff, made, not_found};
 use crate::store::decode::{self, Damage};
 use crate::store::location::PgUrl;
 use crate::store::{
@@ -387,137 +388,17 @@ impl Backend for Postgres {
     }
 
     fn reset(&mut self, r: &KeyRef, grace: Option<Duration>, who: &Who) -> Result<Rotated> {
-        self.write(&who.clock, |db, now| {
-            let (seq, key) = live(db, r, now)?;
-            let token = token::generate(&key.prefix, &key.id)?;
-            let until = grace
-                .and_then(|g| now.plus(g.secs()))
-                .map(|u| key.expires.map_or(u, |x| u.min(x)))
-                .filter(|u| *u > now);
-            let row = db.one(
-                "SELECT digest, updated, adopted FROM keyctl.keys WHERE seq = $1",
-                &[&seq],
-            )?;
-            let previous: Vec<u8> = get(db.site, &row, 0, "secret digest", &key.id)?;
-            let updated: i64 = get(db.site, &row, 1, "change time", &key.id)?;
-            let previous_adopted: bool = get(db.site, &row, 2, "adopted mark", &key.id)?;
-            let superseded = superseded_rows(db, seq, &key.id)?;
-            // Only the secret being replaced gets a grace period: one old token at most.
-            db.exec("DELETE FROM keyctl.superseded WHERE key_seq = $1", &[&seq])?;
-            // An adopted token replaced with grace stays adopted: found by its digest.
-            if let Some(until) = until {
-                db.exec(
-                    "INSERT INTO keyctl.superseded(key_seq, digest, until, adopted)
-                     VALUES ($1, $2, $3, $4)",
-                    &[&seq, &previous, &until.0, &previous_adopted],
-                )?;
-            }
-            let digest = token.digest().0;
-            db.exec(
-                "UPDATE keyctl.keys SET digest = $2, updated = $3, adopted = false WHERE seq = $1",
-                &[&seq, &digest.as_slice(), &now.0],
-            )?;
-            let undo = Undo(UndoKind::Reset {
-                id: key.id.clone(),
-                digest,
-                previous,
-                previous_adopted,
-                superseded,
-                updated,
-            });
-            let key = reread(db, &key.id, now)?;
-            record(
-                db,
-                now,
-                who.actor(),
-                Action::Reset,
-                Some(&key),
-                None,
-                serde_json::json!({ "grace_until": until }),
-            )?;
-            Ok(Rotated {
-                key,
-                token,
-                previous_until: until,
-                undo,
-            })
-        })
+        self.write(&who.clock, |db, now| change::reset(db, r, grace, who, now))
     }
 
     fn update(&mut self, r: &KeyRef, change: &Change, who: &Who) -> Result<Updated> {
         self.write(&who.clock, |db, now| {
-            let (seq, key) = match change {
-                Change::Revoke => {
-                    let found = find(db, r, now)?.ok_or_else(|| not_found(r))?;
-                    if found.1.deleted.is_some() {
-                        return Ok(Updated {
-                            key: found.1,
-                            changed: false,
-                        });
-                    }
-                    found
-                }
-                _ => live(db, r, now)?,
-            };
-            let set = |db: &mut Db<'_, Transaction<'_>>, column: &str, value: Option<i64>| {
-                db.exec(
-                    &format!("UPDATE keyctl.keys SET {column} = $2, updated = $3 WHERE seq = $1"),
-                    &[&seq, &value, &now.0],
-                )
-            };
-            match change {
-                Change::Disabled(disable) if key.disabled.is_some() == *disable => {
-                    return Ok(Updated {
-                        key,
-                        changed: false,
-                    });
-                }
-                Change::Disabled(disable) => set(db, "disabled", disable.then_some(now.0))?,
-                Change::Expiry(expiry) => set(db, "expires", expiry.at(now)?.map(|t| t.0))?,
-                Change::Revoke => set(db, "deleted", Some(now.0))?,
-                Change::Paths(paths) => db.exec(
-                    "UPDATE keyctl.keys SET paths = $2, updated = $3 WHERE seq = $1",
-                    &[&seq, &decode::join_paths(paths), &now.0],
-                )?,
-            };
-            let after = reread(db, &key.id, now)?;
-            let (action, details) = match change {
-                Change::Disabled(true) => (Action::Disable, status_change(&key, &after)),
-                Change::Disabled(false) => (Action::Enable, status_change(&key, &after)),
-                Change::Revoke => (Action::Delete, status_change(&key, &after)),
-                Change::Expiry(_) => (
-                    Action::Expire,
-                    serde_json::json!({ "expires": { "old": key.expires, "new": after.expires } }),
-                ),
-                Change::Paths(_) => (
-                    Action::Path,
-                    serde_json::json!({ "paths": { "old": key.paths, "new": after.paths } }),
-                ),
-            };
-            record(db, now, who.actor(), action, Some(&after), None, details)?;
-            Ok(Updated {
-                key: after,
-                changed: true,
-            })
+            change::update(db, r, change, who, now)
         })
     }
 
     fn purge(&mut self, r: &KeyRef, who: &Who) -> Result<Key> {
-        self.write(&who.clock, |db, now| {
-            let (seq, key) = find(db, r, now)?.ok_or_else(|| not_found(r))?;
-            delete_key(db, seq)?;
-            let details = serde_json::json!({ "status": { "old": key.status, "new": "purged" } });
-            record(
-                db,
-                now,
-                who.actor(),
-                Action::Purge,
-                Some(&key),
-                None,
-                details,
-            )?;
-            Ok(key)
-        })
+        self.write(&who.clock, |db, now| change::purge(db, r, who, now))
     }
 
     fn prunable(&self, older_than: Duration, clock: &Clock) -> Result<Vec<Key>> {
@@ -538,99 +419,12 @@ impl Backend for Postgres {
 
     fn prune(&mut self, ids: &[KeyId], older_than: Duration, who: &Who) -> Result<Vec<KeyId>> {
         self.write(&who.clock, |db, now| {
-            let mut removed = Vec::new();
-            let select = format!("SELECT k.seq FROM keyctl.keys k WHERE k.id = $2 AND {PRUNABLE}");
-            for id in ids {
-                let row = db.opt(&select, &[&cutoff(now, older_than), &id.as_str()])?;
-                if let Some(row) = row {
-                    let seq: i64 = get(db.site, &row, 0, "row number", id)?;
-                    let key = reread(db, id, now)?;
-                    delete_key(db, seq)?;
-                    let details =
-                        serde_json::json!({ "status": { "old": key.status, "new": "pruned" } });
-                    record(
-                        db,
-                        now,
-                        who.actor(),
-                        Action::Prune,
-                        Some(&key),
-                        None,
-                        details,
-                    )?;
-                    removed.push(id.clone());
-                }
-            }
-            Ok(removed)
+            change::prune(db, ids, older_than, who, now)
         })
     }
 
     fn undo(&mut self, undo: &Undo, who: &Who) -> Result<()> {
-        self.write(&who.clock, |db, now| {
-            let changed_since = |id: &KeyId| {
-                Error::Store(format!(
-                    "key {id} was changed by another command in the meantime, so it was left as it is"
-                ))
-            };
-            match &undo.0 {
-                UndoKind::Create {
-                    id,
-                    digest,
-                    user_created,
-                } => {
-                    let row = db
-                        .opt(
-                            "SELECT seq, user_id FROM keyctl.keys WHERE id = $1 AND digest = $2",
-                            &[&id.as_str(), &digest.as_slice()],
-                        )?
-                        .ok_or_else(|| changed_since(id))?;
-                    let seq: i64 = get(db.site, &row, 0, "row number", id)?;
-                    let user: i64 = get(db.site, &row, 1, "user", id)?;
-                    let key = reread(db, id, now)?;
-                    delete_key(db, seq)?;
-                    let details = serde_json::json!({ "undid": "create" });
-                    record(db, now, who.actor(), Action::Undo, Some(&key), None, details)?;
-                    if *user_created {
-                        db.exec(
-                            "DELETE FROM keyctl.users WHERE id = $1
-                             AND NOT EXISTS (SELECT 1 FROM keyctl.keys WHERE user_id = $1)",
-                            &[&user],
-                        )?;
-                    }
-                }
-                UndoKind::Reset {
-                    id,
-                    digest,
-                    previous,
-                    previous_adopted,
-                    superseded,
-                    updated,
-                } => {
-                    let row = db
-                        .opt(
-                            "SELECT seq FROM keyctl.keys WHERE id = $1 AND digest = $2",
-                            &[&id.as_str(), &digest.as_slice()],
-                        )?
-                        .ok_or_else(|| changed_since(id))?;
-                    let seq: i64 = get(db.site, &row, 0, "row number", id)?;
-                    db.exec(
-                        "UPDATE keyctl.keys SET digest = $2, updated = $3, adopted = $4 WHERE seq = $1",
-                        &[&seq, previous, updated, previous_adopted],
-                    )?;
-                    db.exec("DELETE FROM keyctl.superseded WHERE key_seq = $1", &[&seq])?;
-                    for (digest, until, adopted) in superseded {
-                        db.exec(
-                            "INSERT INTO keyctl.superseded(key_seq, digest, until, adopted)
-                             VALUES ($1, $2, $3, $4)",
-                            &[&seq, digest, until, adopted],
-                        )?;
-                    }
-                    let key = reread(db, id, now)?;
-                    let details = serde_json::json!({ "undid": "reset" });
-                    record(db, now, who.actor(), Action::Undo, Some(&key), None, details)?;
-                }
-            }
-            Ok(())
-        })
+        self.write(&who.clock, |db, now| change::undo(db, undo, who, now))
     }
 
     fn lookup(&self, id: &str, marker: bool) -> Result<Option<(StoredKey, Option<Marker>)>> {
@@ -1061,6 +855,118 @@ fn walk(
     }
 }
 
+/// A write transaction, for the changes every backend makes alike.
+impl change::KeyTx for Db<'_, Transaction<'_>> {
+    fn find(&mut self, r: &KeyRef, now: Timestamp) -> Result<Option<(i64, Key)>> {
+        find(self, r, now)
+    }
+
+    fn drop_ended(&mut self, seq: i64, now: Timestamp) -> Result<()> {
+        self.exec(
+            "DELETE FROM keyctl.superseded WHERE key_seq = $1 AND until <= $2",
+            &[&seq, &now.0],
+        )
+        .map(drop)
+    }
+
+    fn secret(&mut self, seq: i64, id: &KeyId) -> Result<(Vec<u8>, i64, bool)> {
+        let row = self.one(
+            "SELECT digest, updated, adopted FROM keyctl.keys WHERE seq = $1",
+            &[&seq],
+        )?;
+        Ok((
+            get(self.site, &row, 0, "secret digest", id)?,
+            get(self.site, &row, 1, "change time", id)?,
+            get(self.site, &row, 2, "adopted mark", id)?,
+        ))
+    }
+
+    fn set_secret(&mut self, seq: i64, digest: &[u8], updated: i64, adopted: bool) -> Result<()> {
+        self.exec(
+            "UPDATE keyctl.keys SET digest = $2, updated = $3, adopted = $4 WHERE seq = $1",
+            &[&seq, &digest, &updated, &adopted],
+        )
+        .map(drop)
+    }
+
+    fn earlier(&mut self, seq: i64, id: &KeyId) -> Result<Vec<change::Earlier>> {
+        superseded_rows(self, seq, id)
+    }
+
+    fn set_earlier(&mut self, seq: i64, secrets: &[change::Earlier]) -> Result<()> {
+        self.exec("DELETE FROM keyctl.superseded WHERE key_seq = $1", &[&seq])?;
+        for (digest, until, adopted) in secrets {
+            self.exec(
+                "INSERT INTO keyctl.superseded(key_seq, digest, until, adopted)
+                 VALUES ($1, $2, $3, $4)",
+                &[&seq, digest, until, adopted],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, seq: i64, field: change::Field, now: Timestamp) -> Result<()> {
+        let sql = |column: &str| {
+            format!("UPDATE keyctl.keys SET {column} = $2, updated = $3 WHERE seq = $1")
+        };
+        match field {
+            change::Field::Disabled(at) => self.exec(&sql("disabled"), &[&seq, &at, &now.0]),
+            change::Field::Expires(at) => self.exec(&sql("expires"), &[&seq, &at, &now.0]),
+            change::Field::Deleted(at) => self.exec(&sql("deleted"), &[&seq, &at, &now.0]),
+            change::Field::Paths(paths) => self.exec(&sql("paths"), &[&seq, &paths, &now.0]),
+        }
+        .map(drop)
+    }
+
+    fn delete_key(&mut self, seq: i64) -> Result<()> {
+        self.exec("DELETE FROM keyctl.superseded WHERE key_seq = $1", &[&seq])?;
+        self.exec("DELETE FROM keyctl.keys WHERE seq = $1", &[&seq])?;
+        Ok(())
+    }
+
+    fn holding(&mut self, id: &KeyId, digest: &[u8; 32]) -> Result<Option<(i64, i64)>> {
+        self.opt(
+            "SELECT seq, user_id FROM keyctl.keys WHERE id = $1 AND digest = $2",
+            &[&id.as_str(), &digest.as_slice()],
+        )?
+        .map(|row| {
+            Ok((
+                get(self.site, &row, 0, "row number", id)?,
+                get(self.site, &row, 1, "user", id)?,
+            ))
+        })
+        .transpose()
+    }
+
+    fn drop_user_if_keyless(&mut self, user: i64) -> Result<()> {
+        self.exec(
+            "DELETE FROM keyctl.users WHERE id = $1
+             AND NOT EXISTS (SELECT 1 FROM keyctl.keys WHERE user_id = $1)",
+            &[&user],
+        )
+        .map(drop)
+    }
+
+    fn prunable(&mut self, id: &KeyId, cutoff: i64) -> Result<Option<i64>> {
+        let select = format!("SELECT k.seq FROM keyctl.keys k WHERE k.id = $2 AND {PRUNABLE}");
+        self.opt(&select, &[&cutoff, &id.as_str()])?
+            .map(|row| get(self.site, &row, 0, "row number", id))
+            .transpose()
+    }
+
+    fn record(
+        &mut self,
+        now: Timestamp,
+        actor: &Actor,
+        action: Action,
+        key: Option<&Key>,
+        user: Option<&UserName>,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        record(self, now, actor, action, key, user, details)
+    }
+}
+
 /// An import's questions and changes, in its transaction.
 impl import::ImportTx for Db<'_, Transaction<'_>> {
     fn key_seq(&mut self, id: &KeyId) -> Result<Option<i64>> {
@@ -1088,23 +994,8 @@ impl import::ImportTx for Db<'_, Transaction<'_>> {
         adopted_by(self, digest, Some(id), now)
     }
 
-    fn delete_key(&mut self, seq: i64) -> Result<()> {
-        delete_key(self, seq)
-    }
-
     fn insert_record(&mut self, r: &KeyRecord, seq: Option<i64>, now: Timestamp) -> Result<()> {
         insert_record(self, r, seq, now)
-    }
-
-    fn record(
-        &mut self,
-        now: Timestamp,
-        actor: &Actor,
-        action: Action,
-        key: &Key,
-        details: serde_json::Value,
-    ) -> Result<()> {
-        record(self, now, actor, action, Some(key), None, details)
     }
 }
 
@@ -1283,28 +1174,6 @@ fn one_user<C: GenericClient>(
         .ok_or_else(|| Error::NotFound(format!("no user {user}")))
 }
 
-/// What an event says of a key just made: nothing secret, nothing free-form.
-fn made(key: &Key) -> serde_json::Value {
-    serde_json::json!({
-        "name": key.name,
-        "prefix": key.prefix,
-        "paths": key.paths,
-        "expires": key.expires,
-    })
-}
-
-fn status_change(before: &Key, after: &Key) -> serde_json::Value {
-    serde_json::json!({ "status": { "old": before.status, "new": after.status } })
-}
-
-fn cutoff(now: Timestamp, older_than: Duration) -> i64 {
-    now.0.saturating_sub(older_than.secs())
-}
-
-fn not_found(r: &KeyRef) -> Error {
-    Error::NotFound(format!("no key {r}"))
-}
-
 /// Find a key (live or revoked), with its row number.
 fn find<C: GenericClient>(
     db: &mut Db<'_, C>,
@@ -1324,30 +1193,6 @@ fn find<C: GenericClient>(
         )?,
     };
     row.map(|row| key_from_row(db.site, &row, now)).transpose()
-}
-
-/// A key that exists and is not revoked (management commands refuse revoked keys: exit 3).
-/// Secrets superseded earlier whose grace has ended are deleted on the way: every write
-/// to a key passes here.
-fn live(db: &mut Db<'_, Transaction<'_>>, r: &KeyRef, now: Timestamp) -> Result<(i64, Key)> {
-    let (seq, key) = find(db, r, now)?.ok_or_else(|| not_found(r))?;
-    if key.deleted.is_some() {
-        return Err(Error::NotFound(format!(
-            "key {} is revoked; a revoked key cannot be changed (create a new one)",
-            key.label()
-        )));
-    }
-    db.exec(
-        "DELETE FROM keyctl.superseded WHERE key_seq = $1 AND until <= $2",
-        &[&seq, &now.0],
-    )?;
-    Ok((seq, key))
-}
-
-fn reread<C: GenericClient>(db: &mut Db<'_, C>, id: &KeyId, now: Timestamp) -> Result<Key> {
-    find(db, &KeyRef::Id(id.clone()), now)?
-        .map(|(_, key)| key)
-        .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
 }
 
 /// Whether the store holds any adopted secret: one step into a partial index each.
@@ -1401,13 +1246,6 @@ fn superseded_rows(
             ))
         })
         .collect()
-}
-
-/// Delete one key and its superseded secrets.
-fn delete_key(db: &mut Db<'_, Transaction<'_>>, seq: i64) -> Result<()> {
-    db.exec("DELETE FROM keyctl.superseded WHERE key_seq = $1", &[&seq])?;
-    db.exec("DELETE FROM keyctl.keys WHERE seq = $1", &[&seq])?;
-    Ok(())
 }
 
 /// The user's id, creating the user if new; true when it was created.
@@ -1580,7 +1418,7 @@ fn insert_key(
         )?;
         // A clash of two random 95-bit ids is practically impossible; retry if it happens.
         if inserted == 1 {
-            let key = reread(db, &id, now)?;
+            let key = change::reread(db, &id, now)?;
             let undo = Undo(UndoKind::Create {
                 id,
                 digest,

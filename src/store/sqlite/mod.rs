@@ -13,7 +13,7 @@ pub mod schema;
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
-use rusqlite::types::FromSql;
+use rusqlite::types::{FromSql, Value};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use self::file::Site;
@@ -22,6 +22,7 @@ use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
 use crate::names::{KeyId, KeyName, TokenPrefix, UserName};
 use crate::paths::PathPrefixes;
+use crate::store::change::{self, cutoff, made, not_found};
 use crate::store::decode::{self, Damage};
 use crate::store::{Account, EventFilter, UserInfo, UserRemoved, Who, import};
 use crate::store::{
@@ -173,153 +174,19 @@ impl Backend for Sqlite {
 
     fn reset(&mut self, r: &KeyRef, grace: Option<Duration>, who: &Who) -> Result<Rotated> {
         self.write(&who.clock, |tx, site, now| {
-            let e = |e| site.err(e);
-            let (seq, key) = live(tx, site, r, now)?;
-            let token = token::generate(&key.prefix, &key.id)?;
-            let until = grace
-                .and_then(|g| now.plus(g.secs()))
-                .map(|u| key.expires.map_or(u, |x| u.min(x)))
-                .filter(|u| *u > now);
-            let (previous, updated, previous_adopted): (Vec<u8>, i64, bool) = tx
-                .query_row(
-                    "SELECT digest, updated, adopted FROM keys WHERE seq = ?1",
-                    [seq],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .map_err(e)?;
-            let superseded = superseded_rows(tx, seq).map_err(e)?;
-            // Only the secret being replaced gets a grace period: one old token at most.
-            tx.execute("DELETE FROM superseded WHERE key_seq = ?1", [seq])
-                .map_err(e)?;
-            // An adopted token replaced with grace stays adopted: found by its digest.
-            if let Some(until) = until {
-                tx.execute(
-                    "INSERT INTO superseded(key_seq, digest, until, adopted) VALUES (?1, ?2, ?3, ?4)",
-                    params![seq, previous, until.0, previous_adopted],
-                )
-                .map_err(e)?;
-            }
-            let digest = token.digest().0;
-            tx.execute(
-                "UPDATE keys SET digest = ?2, updated = ?3, adopted = 0 WHERE seq = ?1",
-                params![seq, digest.as_slice(), now.0],
-            )
-            .map_err(e)?;
-            let undo = Undo(UndoKind::Reset {
-                id: key.id.clone(),
-                digest,
-                previous,
-                previous_adopted,
-                superseded,
-                updated,
-            });
-            let key = reread(tx, site, &key.id, now)?;
-            accounts::record(
-                tx,
-                site,
-                now,
-                who.actor(),
-                Action::Reset,
-                Some(&key),
-                None,
-                serde_json::json!({ "grace_until": until }),
-            )?;
-            Ok(Rotated {
-                key,
-                token,
-                previous_until: until,
-                undo,
-            })
+            change::reset(&mut Tx { tx, site }, r, grace, who, now)
         })
     }
 
     fn update(&mut self, r: &KeyRef, change: &Change, who: &Who) -> Result<Updated> {
         self.write(&who.clock, |tx, site, now| {
-            let e = |e| site.err(e);
-            let (seq, key) = match change {
-                Change::Revoke => {
-                    let found = find(tx, site, r, now)?.ok_or_else(|| not_found(r))?;
-                    if found.1.deleted.is_some() {
-                        return Ok(Updated {
-                            key: found.1,
-                            changed: false,
-                        });
-                    }
-                    found
-                }
-                _ => live(tx, site, r, now)?,
-            };
-            let set = |column: &str, value: Option<i64>| {
-                tx.execute(
-                    &format!("UPDATE keys SET {column} = ?2, updated = ?3 WHERE seq = ?1"),
-                    params![seq, value, now.0],
-                )
-                .map_err(e)
-            };
-            match change {
-                Change::Disabled(disable) if key.disabled.is_some() == *disable => {
-                    return Ok(Updated {
-                        key,
-                        changed: false,
-                    });
-                }
-                Change::Disabled(disable) => set("disabled", disable.then_some(now.0))?,
-                Change::Expiry(expiry) => set("expires", expiry.at(now)?.map(|t| t.0))?,
-                Change::Revoke => set("deleted", Some(now.0))?,
-                Change::Paths(paths) => tx
-                    .execute(
-                        "UPDATE keys SET paths = ?2, updated = ?3 WHERE seq = ?1",
-                        params![seq, decode::join_paths(paths), now.0],
-                    )
-                    .map_err(e)?,
-            };
-            let after = reread(tx, site, &key.id, now)?;
-            let (action, details) = match change {
-                Change::Disabled(true) => (Action::Disable, status_change(&key, &after)),
-                Change::Disabled(false) => (Action::Enable, status_change(&key, &after)),
-                Change::Revoke => (Action::Delete, status_change(&key, &after)),
-                Change::Expiry(_) => (
-                    Action::Expire,
-                    serde_json::json!({ "expires": { "old": key.expires, "new": after.expires } }),
-                ),
-                Change::Paths(_) => (
-                    Action::Path,
-                    serde_json::json!({ "paths": { "old": key.paths, "new": after.paths } }),
-                ),
-            };
-            accounts::record(
-                tx,
-                site,
-                now,
-                who.actor(),
-                action,
-                Some(&after),
-                None,
-                details,
-            )?;
-            Ok(Updated {
-                key: after,
-                changed: true,
-            })
+            change::update(&mut Tx { tx, site }, r, change, who, now)
         })
     }
 
     fn purge(&mut self, r: &KeyRef, who: &Who) -> Result<Key> {
         self.write(&who.clock, |tx, site, now| {
-            let (seq, key) = find(tx, site, r, now)?.ok_or_else(|| not_found(r))?;
-            delete_key(tx, seq).map_err(|e| site.err(e))?;
-            let details = serde_json::json!({ "status": { "old": key.status, "new": "purged" } });
-            accounts::record(
-                tx,
-                site,
-                now,
-                who.actor(),
-                Action::Purge,
-                Some(&key),
-                None,
-                details,
-            )?;
-            Ok(key)
+            change::purge(&mut Tx { tx, site }, r, who, now)
         })
     }
 
@@ -344,114 +211,13 @@ impl Backend for Sqlite {
 
     fn prune(&mut self, ids: &[KeyId], older_than: Duration, who: &Who) -> Result<Vec<KeyId>> {
         self.write(&who.clock, |tx, site, now| {
-            let e = |e| site.err(e);
-            let mut removed = Vec::new();
-            let mut select = tx
-                .prepare(&format!(
-                    "SELECT k.seq FROM keys k WHERE k.id = ?2 AND {PRUNABLE}"
-                ))
-                .map_err(e)?;
-            for id in ids {
-                let seq: Option<i64> = select
-                    .query_row(params![cutoff(now, older_than), id.as_str()], |r| r.get(0))
-                    .optional()
-                    .map_err(e)?;
-                if let Some(seq) = seq {
-                    let key = reread(tx, site, id, now)?;
-                    delete_key(tx, seq).map_err(e)?;
-                    let details =
-                        serde_json::json!({ "status": { "old": key.status, "new": "pruned" } });
-                    accounts::record(
-                        tx,
-                        site,
-                        now,
-                        who.actor(),
-                        Action::Prune,
-                        Some(&key),
-                        None,
-                        details,
-                    )?;
-                    removed.push(id.clone());
-                }
-            }
-            Ok(removed)
+            change::prune(&mut Tx { tx, site }, ids, older_than, who, now)
         })
     }
 
     fn undo(&mut self, undo: &Undo, who: &Who) -> Result<()> {
         self.write(&who.clock, |tx, site, now| {
-            let e = |e| site.err(e);
-            let changed_since = |id: &KeyId| {
-                Error::Store(format!(
-                    "key {id} was changed by another command in the meantime, so it was left as it is"
-                ))
-            };
-            match &undo.0 {
-                UndoKind::Create {
-                    id,
-                    digest,
-                    user_created,
-                } => {
-                    let found: Option<(i64, i64)> = tx
-                        .query_row(
-                            "SELECT seq, user_id FROM keys WHERE id = ?1 AND digest = ?2",
-                            params![id.as_str(), digest.as_slice()],
-                            |r| Ok((r.get(0)?, r.get(1)?)),
-                        )
-                        .optional()
-                        .map_err(e)?;
-                    let (seq, user) = found.ok_or_else(|| changed_since(id))?;
-                    let key = reread(tx, site, id, now)?;
-                    delete_key(tx, seq).map_err(e)?;
-                    let details = serde_json::json!({ "undid": "create" });
-                    accounts::record(tx, site, now, who.actor(), Action::Undo, Some(&key), None, details)?;
-                    if *user_created {
-                        tx.execute(
-                            "DELETE FROM users WHERE id = ?1
-                             AND NOT EXISTS (SELECT 1 FROM keys WHERE user_id = ?1)",
-                            [user],
-                        )
-                        .map_err(e)?;
-                    }
-                }
-                UndoKind::Reset {
-                    id,
-                    digest,
-                    previous,
-                    previous_adopted,
-                    superseded,
-                    updated,
-                } => {
-                    let seq: i64 = tx
-                        .query_row(
-                            "SELECT seq FROM keys WHERE id = ?1 AND digest = ?2",
-                            params![id.as_str(), digest.as_slice()],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(e)?
-                        .ok_or_else(|| changed_since(id))?;
-                    tx.execute(
-                        "UPDATE keys SET digest = ?2, updated = ?3, adopted = ?4 WHERE seq = ?1",
-                        params![seq, previous, updated, previous_adopted],
-                    )
-                    .map_err(e)?;
-                    tx.execute("DELETE FROM superseded WHERE key_seq = ?1", [seq])
-                        .map_err(e)?;
-                    for (digest, until, adopted) in superseded {
-                        tx.execute(
-                            "INSERT INTO superseded(key_seq, digest, until, adopted)
-                             VALUES (?1, ?2, ?3, ?4)",
-                            params![seq, digest, until, adopted],
-                        )
-                        .map_err(e)?;
-                    }
-                    let key = reread(tx, site, id, now)?;
-                    let details = serde_json::json!({ "undid": "reset" });
-                    accounts::record(tx, site, now, who.actor(), Action::Undo, Some(&key), None, details)?;
-                }
-            }
-            Ok(())
+            change::undo(&mut Tx { tx, site }, undo, who, now)
         })
     }
 
@@ -610,7 +376,7 @@ impl Backend for Sqlite {
         tx.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
             .map_err(e)?;
         let report = import::import(
-            &mut Importing { tx: &tx, site },
+            &mut Tx { tx: &tx, site },
             records,
             on_conflict,
             dry_run,
@@ -844,34 +610,12 @@ fn stored_key(
     Ok(Some((key, marker)))
 }
 
-/// What an event says of a key just made: nothing secret, nothing free-form.
-fn made(key: &Key) -> serde_json::Value {
-    serde_json::json!({
-        "name": key.name,
-        "prefix": key.prefix,
-        "paths": key.paths,
-        "expires": key.expires,
-    })
-}
-
-fn status_change(before: &Key, after: &Key) -> serde_json::Value {
-    serde_json::json!({ "status": { "old": before.status, "new": after.status } })
-}
-
 /// One user's line of `user list`.
 fn one_user(tx: &Transaction, site: &Site, user: &UserName, now: Timestamp) -> Result<UserInfo> {
     accounts::users(tx, site, now)?
         .into_iter()
         .find(|u| u.user == *user)
         .ok_or_else(|| Error::NotFound(format!("no user {user}")))
-}
-
-fn cutoff(now: Timestamp, older_than: Duration) -> i64 {
-    now.0.saturating_sub(older_than.secs())
-}
-
-fn not_found(r: &KeyRef) -> Error {
-    Error::NotFound(format!("no key {r}"))
 }
 
 /// Find a key (live or revoked), with its row number.
@@ -900,31 +644,6 @@ fn find(conn: &Connection, site: &Site, r: &KeyRef, now: Timestamp) -> Result<Op
         Some(row) => key_from_row(site, row, now).map(Some),
         None => Ok(None),
     }
-}
-
-/// A key that exists and is not revoked (management commands refuse revoked keys: exit 3).
-/// Secrets superseded earlier whose grace has ended are deleted on the way: every write
-/// to a key passes here.
-fn live(tx: &Transaction, site: &Site, r: &KeyRef, now: Timestamp) -> Result<(i64, Key)> {
-    let (seq, key) = find(tx, site, r, now)?.ok_or_else(|| not_found(r))?;
-    if key.deleted.is_some() {
-        return Err(Error::NotFound(format!(
-            "key {} is revoked; a revoked key cannot be changed (create a new one)",
-            key.label()
-        )));
-    }
-    tx.execute(
-        "DELETE FROM superseded WHERE key_seq = ?1 AND until <= ?2",
-        params![seq, now.0],
-    )
-    .map_err(|e| site.err(e))?;
-    Ok((seq, key))
-}
-
-fn reread(tx: &Transaction, site: &Site, id: &KeyId, now: Timestamp) -> Result<Key> {
-    find(tx, site, &KeyRef::Id(id.clone()), now)?
-        .map(|(_, key)| key)
-        .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
 }
 
 /// Whether the store holds any adopted secret: one step into a partial index each.
@@ -977,14 +696,136 @@ fn superseded_of(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<(Vec<u8>, 
         .collect()
 }
 
-/// Delete one key and its superseded secrets.
-/// An import's questions and changes, in its transaction.
-struct Importing<'a> {
+/// A write transaction, for the changes and imports every backend makes alike.
+struct Tx<'a> {
     tx: &'a Transaction<'a>,
     site: &'a Site,
 }
 
-impl import::ImportTx for Importing<'_> {
+impl change::KeyTx for Tx<'_> {
+    fn find(&mut self, r: &KeyRef, now: Timestamp) -> Result<Option<(i64, Key)>> {
+        find(self.tx, self.site, r, now)
+    }
+
+    fn drop_ended(&mut self, seq: i64, now: Timestamp) -> Result<()> {
+        self.tx
+            .execute(
+                "DELETE FROM superseded WHERE key_seq = ?1 AND until <= ?2",
+                params![seq, now.0],
+            )
+            .map(drop)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn secret(&mut self, seq: i64, _: &KeyId) -> Result<(Vec<u8>, i64, bool)> {
+        self.tx
+            .query_row(
+                "SELECT digest, updated, adopted FROM keys WHERE seq = ?1",
+                [seq],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn set_secret(&mut self, seq: i64, digest: &[u8], updated: i64, adopted: bool) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE keys SET digest = ?2, updated = ?3, adopted = ?4 WHERE seq = ?1",
+                params![seq, digest, updated, adopted],
+            )
+            .map(drop)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn earlier(&mut self, seq: i64, _: &KeyId) -> Result<Vec<change::Earlier>> {
+        superseded_rows(self.tx, seq).map_err(|e| self.site.err(e))
+    }
+
+    fn set_earlier(&mut self, seq: i64, secrets: &[change::Earlier]) -> Result<()> {
+        let e = |e| self.site.err(e);
+        self.tx
+            .execute("DELETE FROM superseded WHERE key_seq = ?1", [seq])
+            .map_err(e)?;
+        for (digest, until, adopted) in secrets {
+            self.tx
+                .execute(
+                    "INSERT INTO superseded(key_seq, digest, until, adopted)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![seq, digest, until, adopted],
+                )
+                .map_err(e)?;
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, seq: i64, field: change::Field, now: Timestamp) -> Result<()> {
+        let (column, value) = match field {
+            change::Field::Disabled(at) => ("disabled", at.map(Value::from)),
+            change::Field::Expires(at) => ("expires", at.map(Value::from)),
+            change::Field::Deleted(at) => ("deleted", Some(Value::from(at))),
+            change::Field::Paths(paths) => ("paths", paths.map(Value::from)),
+        };
+        self.tx
+            .execute(
+                &format!("UPDATE keys SET {column} = ?2, updated = ?3 WHERE seq = ?1"),
+                params![seq, value, now.0],
+            )
+            .map(drop)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn delete_key(&mut self, seq: i64) -> Result<()> {
+        delete_key(self.tx, seq).map_err(|e| self.site.err(e))
+    }
+
+    fn holding(&mut self, id: &KeyId, digest: &[u8; 32]) -> Result<Option<(i64, i64)>> {
+        self.tx
+            .query_row(
+                "SELECT seq, user_id FROM keys WHERE id = ?1 AND digest = ?2",
+                params![id.as_str(), digest.as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn drop_user_if_keyless(&mut self, user: i64) -> Result<()> {
+        self.tx
+            .execute(
+                "DELETE FROM users WHERE id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM keys WHERE user_id = ?1)",
+                [user],
+            )
+            .map(drop)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn prunable(&mut self, id: &KeyId, cutoff: i64) -> Result<Option<i64>> {
+        self.tx
+            .prepare_cached(&format!(
+                "SELECT k.seq FROM keys k WHERE k.id = ?2 AND {PRUNABLE}"
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![cutoff, id.as_str()], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn record(
+        &mut self,
+        now: Timestamp,
+        actor: &Actor,
+        action: Action,
+        key: Option<&Key>,
+        user: Option<&UserName>,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        accounts::record(self.tx, self.site, now, actor, action, key, user, details)
+    }
+}
+
+impl import::ImportTx for Tx<'_> {
     fn key_seq(&mut self, id: &KeyId) -> Result<Option<i64>> {
         self.tx
             .prepare_cached("SELECT seq FROM keys WHERE id = ?1")
@@ -1018,35 +859,12 @@ impl import::ImportTx for Importing<'_> {
         adopted_by(self.tx, self.site, digest, Some(id), now)
     }
 
-    fn delete_key(&mut self, seq: i64) -> Result<()> {
-        delete_key(self.tx, seq).map_err(|e| self.site.err(e))
-    }
-
     fn insert_record(&mut self, r: &KeyRecord, seq: Option<i64>, now: Timestamp) -> Result<()> {
         insert_record(self.tx, self.site, r, seq, now)
     }
-
-    fn record(
-        &mut self,
-        now: Timestamp,
-        actor: &Actor,
-        action: Action,
-        key: &Key,
-        details: serde_json::Value,
-    ) -> Result<()> {
-        accounts::record(
-            self.tx,
-            self.site,
-            now,
-            actor,
-            action,
-            Some(key),
-            None,
-            details,
-        )
-    }
 }
 
+/// Delete one key and its superseded secrets.
 fn delete_key(tx: &Transaction, seq: i64) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM superseded WHERE key_seq = ?1", [seq])?;
     tx.execute("DELETE FROM keys WHERE seq = ?1", [seq])?;
@@ -1215,7 +1033,7 @@ fn insert_key(
             .map_err(e)?;
         // A clash of two random 95-bit ids is practically impossible; retry if it happens.
         if inserted == 1 {
-            let key = reread(tx, site, &id, now)?;
+            let key = change::reread(&mut Tx { tx, site }, &id, now)?;
             let undo = Undo(UndoKind::Create {
                 id,
                 digest,

@@ -1,0 +1,273 @@
+//! What each change to an existing key does, decided once for every backend: a backend
+//! finds rows and changes them, inside the write transaction it runs the change in.
+
+use super::{Change, Rotated, Undo, UndoKind, Updated, Who, decode};
+use crate::audit::Action;
+use crate::error::{Error, Result};
+use crate::key::{Key, KeyRef};
+use crate::names::{KeyId, UserName};
+use crate::time::{Duration, Timestamp};
+use crate::token;
+use crate::users::Actor;
+
+/// An earlier secret of a key: its digest, the end of its grace, and whether it is an
+/// adopted token.
+pub(crate) type Earlier = (Vec<u8>, i64, bool);
+
+/// A column of a key row that a change sets, with its new value.
+pub(crate) enum Field {
+    Disabled(Option<i64>),
+    Expires(Option<i64>),
+    Deleted(i64),
+    Paths(Option<String>),
+}
+
+/// The rows a change reads and writes, in the backend's write transaction.
+pub(crate) trait KeyTx {
+    /// A key, live or revoked, with its row number.
+    fn find(&mut self, r: &KeyRef, now: Timestamp) -> Result<Option<(i64, Key)>>;
+    /// Forget the earlier secrets of row `seq` whose grace is over at `now`.
+    fn drop_ended(&mut self, seq: i64, now: Timestamp) -> Result<()>;
+    /// The current secret of row `seq` (of key `id`): digest, change time, adopted.
+    fn secret(&mut self, seq: i64, id: &KeyId) -> Result<(Vec<u8>, i64, bool)>;
+    /// Set the current secret of row `seq`, with its change time.
+    fn set_secret(&mut self, seq: i64, digest: &[u8], updated: i64, adopted: bool) -> Result<()>;
+    /// The earlier secrets of row `seq` (of key `id`), oldest first.
+    fn earlier(&mut self, seq: i64, id: &KeyId) -> Result<Vec<Earlier>>;
+    /// Make `secrets` the earlier secrets of row `seq`, in place of any it had.
+    fn set_earlier(&mut self, seq: i64, secrets: &[Earlier]) -> Result<()>;
+    /// Set one column of row `seq`, and its change time to `now`.
+    fn set(&mut self, seq: i64, field: Field, now: Timestamp) -> Result<()>;
+    /// Remove row `seq` with its earlier secrets.
+    fn delete_key(&mut self, seq: i64) -> Result<()>;
+    /// The row number and user of key `id` while its current secret has this digest.
+    fn holding(&mut self, id: &KeyId, digest: &[u8; 32]) -> Result<Option<(i64, i64)>>;
+    /// Remove user `user` if no key of theirs is left.
+    fn drop_user_if_keyless(&mut self, user: i64) -> Result<()>;
+    /// The row number of key `id` if `prune` may remove it: revoked, or expired, before
+    /// `cutoff`.
+    fn prunable(&mut self, id: &KeyId, cutoff: i64) -> Result<Option<i64>>;
+    /// Append an event to the audit log.
+    fn record(
+        &mut self,
+        now: Timestamp,
+        actor: &Actor,
+        action: Action,
+        key: Option<&Key>,
+        user: Option<&UserName>,
+        details: serde_json::Value,
+    ) -> Result<()>;
+}
+
+/// The audit details of a new key.
+pub(crate) fn made(key: &Key) -> serde_json::Value {
+    serde_json::json!({
+        "name": key.name,
+        "prefix": key.prefix,
+        "paths": key.paths,
+        "expires": key.expires,
+    })
+}
+
+pub(crate) fn not_found(r: &KeyRef) -> Error {
+    Error::NotFound(format!("no key {r}"))
+}
+
+/// The time before which a key must have been revoked or expired to be pruned.
+pub(crate) fn cutoff(now: Timestamp, older_than: Duration) -> i64 {
+    now.0.saturating_sub(older_than.secs())
+}
+
+/// A key that exists and is not revoked (management commands refuse revoked keys: exit 3).
+/// Secrets superseded earlier whose grace has ended are deleted on the way: every write
+/// to a key passes here.
+pub(crate) fn live(tx: &mut impl KeyTx, r: &KeyRef, now: Timestamp) -> Result<(i64, Key)> {
+    let (seq, key) = tx.find(r, now)?.ok_or_else(|| not_found(r))?;
+    if key.deleted.is_some() {
+        return Err(Error::NotFound(format!(
+            "key {} is revoked; a revoked key cannot be changed (create a new one)",
+            key.label()
+        )));
+    }
+    tx.drop_ended(seq, now)?;
+    Ok((seq, key))
+}
+
+/// A key as the transaction now has it.
+pub(crate) fn reread(tx: &mut impl KeyTx, id: &KeyId, now: Timestamp) -> Result<Key> {
+    tx.find(&KeyRef::Id(id.clone()), now)?
+        .map(|(_, key)| key)
+        .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
+}
+
+/// A new secret for a live key; the one it replaces verifies until the grace ends.
+pub(crate) fn reset(
+    tx: &mut impl KeyTx,
+    r: &KeyRef,
+    grace: Option<Duration>,
+    who: &Who,
+    now: Timestamp,
+) -> Result<Rotated> {
+    let (seq, key) = live(tx, r, now)?;
+    let token = token::generate(&key.prefix, &key.id)?;
+    let until = grace
+        .and_then(|g| now.plus(g.secs()))
+        .map(|u| key.expires.map_or(u, |x| u.min(x)))
+        .filter(|u| *u > now);
+    let (previous, updated, previous_adopted) = tx.secret(seq, &key.id)?;
+    let superseded = tx.earlier(seq, &key.id)?;
+    // Only the secret being replaced gets a grace period: one old token at most. An
+    // adopted token replaced with grace stays adopted: found by its digest.
+    let kept: Vec<Earlier> = until
+        .map(|u| (previous.clone(), u.0, previous_adopted))
+        .into_iter()
+        .collect();
+    tx.set_earlier(seq, &kept)?;
+    let digest = token.digest().0;
+    tx.set_secret(seq, &digest, now.0, false)?;
+    let undo = Undo(UndoKind::Reset {
+        id: key.id.clone(),
+        digest,
+        previous,
+        previous_adopted,
+        superseded,
+        updated,
+    });
+    let key = reread(tx, &key.id, now)?;
+    let details = serde_json::json!({ "grace_until": until });
+    tx.record(now, who.actor(), Action::Reset, Some(&key), None, details)?;
+    Ok(Rotated {
+        key,
+        token,
+        previous_until: until,
+        undo,
+    })
+}
+
+/// Disable, enable, expire, restrict or revoke a key.
+pub(crate) fn update(
+    tx: &mut impl KeyTx,
+    r: &KeyRef,
+    change: &Change,
+    who: &Who,
+    now: Timestamp,
+) -> Result<Updated> {
+    let (seq, key) = match change {
+        Change::Revoke => {
+            let found = tx.find(r, now)?.ok_or_else(|| not_found(r))?;
+            if found.1.deleted.is_some() {
+                return Ok(Updated {
+                    key: found.1,
+                    changed: false,
+                });
+            }
+            found
+        }
+        _ => live(tx, r, now)?,
+    };
+    let field = match change {
+        Change::Disabled(disable) if key.disabled.is_some() == *disable => {
+            return Ok(Updated {
+                key,
+                changed: false,
+            });
+        }
+        Change::Disabled(disable) => Field::Disabled(disable.then_some(now.0)),
+        Change::Expiry(expiry) => Field::Expires(expiry.at(now)?.map(|t| t.0)),
+        Change::Revoke => Field::Deleted(now.0),
+        Change::Paths(paths) => Field::Paths(decode::join_paths(paths)),
+    };
+    tx.set(seq, field, now)?;
+    let after = reread(tx, &key.id, now)?;
+    let status = |key: &Key, after: &Key| serde_json::json!({ "status": { "old": key.status, "new": after.status } });
+    let (action, details) = match change {
+        Change::Disabled(true) => (Action::Disable, status(&key, &after)),
+        Change::Disabled(false) => (Action::Enable, status(&key, &after)),
+        Change::Revoke => (Action::Delete, status(&key, &after)),
+        Change::Expiry(_) => (
+            Action::Expire,
+            serde_json::json!({ "expires": { "old": key.expires, "new": after.expires } }),
+        ),
+        Change::Paths(_) => (
+            Action::Path,
+            serde_json::json!({ "paths": { "old": key.paths, "new": after.paths } }),
+        ),
+    };
+    tx.record(now, who.actor(), action, Some(&after), None, details)?;
+    Ok(Updated {
+        key: after,
+        changed: true,
+    })
+}
+
+/// Remove a key, live or revoked, for good.
+pub(crate) fn purge(tx: &mut impl KeyTx, r: &KeyRef, who: &Who, now: Timestamp) -> Result<Key> {
+    let (seq, key) = tx.find(r, now)?.ok_or_else(|| not_found(r))?;
+    tx.delete_key(seq)?;
+    let details = serde_json::json!({ "status": { "old": key.status, "new": "purged" } });
+    tx.record(now, who.actor(), Action::Purge, Some(&key), None, details)?;
+    Ok(key)
+}
+
+/// Remove those of `ids` that are still prunable; the ids removed.
+pub(crate) fn prune(
+    tx: &mut impl KeyTx,
+    ids: &[KeyId],
+    older_than: Duration,
+    who: &Who,
+    now: Timestamp,
+) -> Result<Vec<KeyId>> {
+    let mut removed = Vec::new();
+    for id in ids {
+        if let Some(seq) = tx.prunable(id, cutoff(now, older_than))? {
+            let key = reread(tx, id, now)?;
+            tx.delete_key(seq)?;
+            let details = serde_json::json!({ "status": { "old": key.status, "new": "pruned" } });
+            tx.record(now, who.actor(), Action::Prune, Some(&key), None, details)?;
+            removed.push(id.clone());
+        }
+    }
+    Ok(removed)
+}
+
+/// Take back a create or a reset whose token could not be delivered, unless the key was
+/// changed since.
+pub(crate) fn undo(tx: &mut impl KeyTx, undo: &Undo, who: &Who, now: Timestamp) -> Result<()> {
+    let changed_since = |id: &KeyId| {
+        Error::Store(format!(
+            "key {id} was changed by another command in the meantime, so it was left as it is"
+        ))
+    };
+    match &undo.0 {
+        UndoKind::Create {
+            id,
+            digest,
+            user_created,
+        } => {
+            let (seq, user) = tx.holding(id, digest)?.ok_or_else(|| changed_since(id))?;
+            let key = reread(tx, id, now)?;
+            tx.delete_key(seq)?;
+            let details = serde_json::json!({ "undid": "create" });
+            tx.record(now, who.actor(), Action::Undo, Some(&key), None, details)?;
+            if *user_created {
+                tx.drop_user_if_keyless(user)?;
+            }
+        }
+        UndoKind::Reset {
+            id,
+            digest,
+            previous,
+            previous_adopted,
+            superseded,
+            updated,
+        } => {
+            let (seq, _) = tx.holding(id, digest)?.ok_or_else(|| changed_since(id))?;
+            tx.set_secret(seq, previous, *updated, *previous_adopted)?;
+            tx.set_earlier(seq, superseded)?;
+            let key = reread(tx, id, now)?;
+            let details = serde_json::json!({ "undid": "reset" });
+            tx.record(now, who.actor(), Action::Undo, Some(&key), None, details)?;
+        }
+    }
+    Ok(())
+}
