@@ -592,6 +592,10 @@ fn refuses_a_key_on_the_first_request_after_its_revocation(kind: Kind) {
         "alice",
     );
     s.env.run(&["delete", "alice/full", "--yes"]).code(0);
+    common::settled(
+        |r: &Reply| r.status == 401,
+        || s.proxy.get("/v1/items", &[("Authorization", &alice)]),
+    );
     s.refused("/v1/items", &[("Authorization", &alice)], 401, "revoked");
     assert_eq!(s.app.hits(), 1);
 }

@@ -297,7 +297,10 @@ fn a_key_reads_and_revokes_its_users_keys_but_cannot_make_one() {
     assert_eq!(env.verify(&other, &[]).0, 0);
     // A revoked key proves nothing any more.
     env.run(&["delete", id_of(&token), "--yes"]).code(0);
-    let r = s.request("GET", "/v1/user", &[("Authorization", &bearer)], b"");
+    let r = common::settled(
+        |r: &Reply| r.status == 401,
+        || s.request("GET", "/v1/user", &[("Authorization", &bearer)], b""),
+    );
     assert_eq!(r.status, 401);
     let log = env.run(&["log", "--user", "alice", "--json"]).json();
     let actions: Vec<(&str, &str)> = log

@@ -318,6 +318,27 @@ pub fn on_postgres() -> bool {
     std::env::var("KEYCTL_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
+/// `ask` again until `done` holds of its answer, for as long as a committed change may
+/// take to reach a running `keyctl serve`: no time at all on SQLite, where serve reads the
+/// store's header with every request; on PostgreSQL the change arrives by notification,
+/// within the second the README promises. The last answer.
+pub fn settled<T>(done: impl Fn(&T) -> bool, mut ask: impl FnMut() -> T) -> T {
+    use std::time::{Duration, Instant};
+    let patience = if on_postgres() {
+        Duration::from_secs(1)
+    } else {
+        Duration::ZERO
+    };
+    let start = Instant::now();
+    loop {
+        let answer = ask();
+        if done(&answer) || start.elapsed() >= patience {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 impl Env {
     /// A fresh store: a file in a new temp dir, or, when the suites run against PostgreSQL,
     /// a new database on the test server.
