@@ -1,14 +1,14 @@
-//! What each change to an existing key does, decided once for every backend: a backend
-//! finds rows and changes them, inside the write transaction it runs the change in.
+//! What each change to existing keys and users does, decided once for every backend: a
+//! backend finds rows and changes them, inside the write transaction it runs the change in.
 
-use super::{Change, Rotated, Undo, UndoKind, Updated, Who, decode};
+use super::{Change, Rotated, Undo, UndoKind, Updated, UserInfo, UserRemoved, Who, decode};
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyRef};
 use crate::names::{KeyId, UserName};
 use crate::time::{Duration, Timestamp};
 use crate::token;
-use crate::users::Actor;
+use crate::users::{Actor, PasswordHash};
 
 /// An earlier secret of a key: its digest, the end of its grace, and whether it is an
 /// adopted token.
@@ -23,7 +23,7 @@ pub(crate) enum Field {
 }
 
 /// The rows a change reads and writes, in the backend's write transaction.
-pub(crate) trait KeyTx {
+pub(crate) trait WriteTx {
     /// A key, live or revoked, with its row number.
     fn find(&mut self, r: &KeyRef, now: Timestamp) -> Result<Option<(i64, Key)>>;
     /// Forget the earlier secrets of row `seq` whose grace is over at `now`.
@@ -47,6 +47,24 @@ pub(crate) trait KeyTx {
     /// The row number of key `id` if `prune` may remove it: revoked, or expired, before
     /// `cutoff`.
     fn prunable(&mut self, id: &KeyId, cutoff: i64) -> Result<Option<i64>>;
+    /// Add user `user`; false when the name is taken.
+    fn insert_user(&mut self, user: &UserName, service: bool, now: Timestamp) -> Result<bool>;
+    /// Bring back user `user` if it was removed; false when there is no such user.
+    fn restore_user(&mut self, user: &UserName, service: bool) -> Result<bool>;
+    /// The row number of user `user` and whether it is a service user; exit 3 when none.
+    fn user_row(&mut self, user: &UserName) -> Result<(i64, bool)>;
+    /// Set or clear the password of the user at row `user`.
+    fn set_password(&mut self, user: i64, hash: Option<&PasswordHash>) -> Result<()>;
+    /// The ids of the keys of the user at row `user`, revoked ones too when `all`, oldest
+    /// first.
+    fn user_keys(&mut self, user: i64, all: bool) -> Result<Vec<KeyId>>;
+    /// Remove the user at row `user` with every key of theirs.
+    fn purge_user(&mut self, user: i64) -> Result<()>;
+    /// Revoke every live key of the user at row `user`, clear its password and mark it
+    /// removed.
+    fn remove_user(&mut self, user: i64, now: Timestamp) -> Result<()>;
+    /// User `user` as `user list` shows it.
+    fn user_info(&mut self, user: &UserName, now: Timestamp) -> Result<UserInfo>;
     /// Append an event to the audit log.
     fn record(
         &mut self,
@@ -81,7 +99,7 @@ pub(crate) fn cutoff(now: Timestamp, older_than: Duration) -> i64 {
 /// A key that exists and is not revoked (management commands refuse revoked keys: exit 3).
 /// Secrets superseded earlier whose grace has ended are deleted on the way: every write
 /// to a key passes here.
-pub(crate) fn live(tx: &mut impl KeyTx, r: &KeyRef, now: Timestamp) -> Result<(i64, Key)> {
+pub(crate) fn live(tx: &mut impl WriteTx, r: &KeyRef, now: Timestamp) -> Result<(i64, Key)> {
     let (seq, key) = tx.find(r, now)?.ok_or_else(|| not_found(r))?;
     if key.deleted.is_some() {
         return Err(Error::NotFound(format!(
@@ -94,7 +112,7 @@ pub(crate) fn live(tx: &mut impl KeyTx, r: &KeyRef, now: Timestamp) -> Result<(i
 }
 
 /// A key as the transaction now has it.
-pub(crate) fn reread(tx: &mut impl KeyTx, id: &KeyId, now: Timestamp) -> Result<Key> {
+pub(crate) fn reread(tx: &mut impl WriteTx, id: &KeyId, now: Timestamp) -> Result<Key> {
     tx.find(&KeyRef::Id(id.clone()), now)?
         .map(|(_, key)| key)
         .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
@@ -102,7 +120,7 @@ pub(crate) fn reread(tx: &mut impl KeyTx, id: &KeyId, now: Timestamp) -> Result<
 
 /// A new secret for a live key; the one it replaces verifies until the grace ends.
 pub(crate) fn reset(
-    tx: &mut impl KeyTx,
+    tx: &mut impl WriteTx,
     r: &KeyRef,
     grace: Option<Duration>,
     who: &Who,
@@ -146,7 +164,7 @@ pub(crate) fn reset(
 
 /// Disable, enable, expire, restrict or revoke a key.
 pub(crate) fn update(
-    tx: &mut impl KeyTx,
+    tx: &mut impl WriteTx,
     r: &KeyRef,
     change: &Change,
     who: &Who,
@@ -201,7 +219,7 @@ pub(crate) fn update(
 }
 
 /// Remove a key, live or revoked, for good.
-pub(crate) fn purge(tx: &mut impl KeyTx, r: &KeyRef, who: &Who, now: Timestamp) -> Result<Key> {
+pub(crate) fn purge(tx: &mut impl WriteTx, r: &KeyRef, who: &Who, now: Timestamp) -> Result<Key> {
     let (seq, key) = tx.find(r, now)?.ok_or_else(|| not_found(r))?;
     tx.delete_key(seq)?;
     let details = serde_json::json!({ "status": { "old": key.status, "new": "purged" } });
@@ -211,7 +229,7 @@ pub(crate) fn purge(tx: &mut impl KeyTx, r: &KeyRef, who: &Who, now: Timestamp) 
 
 /// Remove those of `ids` that are still prunable; the ids removed.
 pub(crate) fn prune(
-    tx: &mut impl KeyTx,
+    tx: &mut impl WriteTx,
     ids: &[KeyId],
     older_than: Duration,
     who: &Who,
@@ -232,7 +250,7 @@ pub(crate) fn prune(
 
 /// Take back a create or a reset whose token could not be delivered, unless the key was
 /// changed since.
-pub(crate) fn undo(tx: &mut impl KeyTx, undo: &Undo, who: &Who, now: Timestamp) -> Result<()> {
+pub(crate) fn undo(tx: &mut impl WriteTx, undo: &Undo, who: &Who, now: Timestamp) -> Result<()> {
     let changed_since = |id: &KeyId| {
         Error::Store(format!(
             "key {id} was changed by another command in the meantime, so it was left as it is"
@@ -270,4 +288,78 @@ pub(crate) fn undo(tx: &mut impl KeyTx, undo: &Undo, who: &Who, now: Timestamp) 
         }
     }
     Ok(())
+}
+
+/// Add a user, or bring back a removed one.
+pub(crate) fn user_add(
+    tx: &mut impl WriteTx,
+    user: &UserName,
+    service: bool,
+    who: &Who,
+    now: Timestamp,
+) -> Result<UserInfo> {
+    if !tx.insert_user(user, service, now)? && !tx.restore_user(user, service)? {
+        return Err(Error::Invalid(format!("user {user} exists already")));
+    }
+    let details = serde_json::json!({ "service": service });
+    tx.record(now, who.actor(), Action::UserAdd, None, Some(user), details)?;
+    tx.user_info(user, now)
+}
+
+/// Set or clear a user's password.
+pub(crate) fn user_password(
+    tx: &mut impl WriteTx,
+    user: &UserName,
+    hash: Option<&PasswordHash>,
+    who: &Who,
+    now: Timestamp,
+) -> Result<UserInfo> {
+    let (id, service) = tx.user_row(user)?;
+    if service && hash.is_some() {
+        return Err(Error::Invalid(format!(
+            "{user} is a service user, and a service user never has a password"
+        )));
+    }
+    tx.set_password(id, hash)?;
+    let what = if hash.is_some() { "set" } else { "cleared" };
+    let details = serde_json::json!({ "password": what });
+    tx.record(
+        now,
+        who.actor(),
+        Action::UserPasswd,
+        None,
+        Some(user),
+        details,
+    )?;
+    tx.user_info(user, now)
+}
+
+/// Revoke (or purge) every key of a user, and the user with them.
+pub(crate) fn user_remove(
+    tx: &mut impl WriteTx,
+    user: &UserName,
+    purge: bool,
+    who: &Who,
+    now: Timestamp,
+) -> Result<UserRemoved> {
+    let (id, _) = tx.user_row(user)?;
+    let keys = tx.user_keys(id, purge)?;
+    if purge {
+        tx.purge_user(id)?;
+    } else {
+        tx.remove_user(id, now)?;
+    }
+    let details = serde_json::json!({ "keys": keys, "purged": purge });
+    tx.record(
+        now,
+        who.actor(),
+        Action::UserRemove,
+        None,
+        Some(user),
+        details,
+    )?;
+    Ok(UserRemoved {
+        keys,
+        purged: purge,
+    })
 }

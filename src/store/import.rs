@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::change::KeyTx;
+use super::change::WriteTx;
 use super::{Clash, Conflict, ImportReport, KeyRecord, OnConflict, Outcome, Who};
 use crate::audit::Action;
 use crate::error::Result;
@@ -12,7 +12,7 @@ use crate::names::{KeyId, KeyName, UserName};
 use crate::time::Timestamp;
 
 /// The questions an import asks of the store, and the changes it makes.
-pub(crate) trait ImportTx: KeyTx {
+pub(crate) trait ImportTx: WriteTx {
     /// The row number of key `id`, when the store holds it.
     fn key_seq(&mut self, id: &KeyId) -> Result<Option<i64>>;
     /// The live key of `user` named `name`, other than `id`.

@@ -603,33 +603,7 @@ impl Backend for Postgres {
 
     fn user_add(&mut self, user: &UserName, service: bool, who: &Who) -> Result<UserInfo> {
         self.write(&who.clock, |db, now| {
-            let added = db.exec(
-                "INSERT INTO keyctl.users(name, created, service) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO NOTHING",
-                &[&user.as_str(), &now.0, &service],
-            )?;
-            if added == 0 {
-                // A removed user comes back; any other is there already.
-                let back = db.exec(
-                    "UPDATE keyctl.users SET removed = NULL, service = $2
-                     WHERE name = $1 AND removed IS NOT NULL",
-                    &[&user.as_str(), &service],
-                )?;
-                if back == 0 {
-                    return Err(Error::Invalid(format!("user {user} exists already")));
-                }
-            }
-            let details = serde_json::json!({ "service": service });
-            record(
-                db,
-                now,
-                who.actor(),
-                Action::UserAdd,
-                None,
-                Some(user),
-                details,
-            )?;
-            one_user(db, user, now)
+            change::user_add(db, user, service, who, now)
         })
     }
 
@@ -640,67 +614,13 @@ impl Backend for Postgres {
         who: &Who,
     ) -> Result<UserInfo> {
         self.write(&who.clock, |db, now| {
-            let (id, service) = user_row(db, user)?;
-            if service && hash.is_some() {
-                return Err(Error::Invalid(format!(
-                    "{user} is a service user, and a service user never has a password"
-                )));
-            }
-            db.exec(
-                "UPDATE keyctl.users SET password = $2 WHERE id = $1",
-                &[&id, &hash.map(PasswordHash::as_str)],
-            )?;
-            let what = if hash.is_some() { "set" } else { "cleared" };
-            let details = serde_json::json!({ "password": what });
-            record(
-                db,
-                now,
-                who.actor(),
-                Action::UserPasswd,
-                None,
-                Some(user),
-                details,
-            )?;
-            one_user(db, user, now)
+            change::user_password(db, user, hash, who, now)
         })
     }
 
     fn user_remove(&mut self, user: &UserName, purge: bool, who: &Who) -> Result<UserRemoved> {
         self.write(&who.clock, |db, now| {
-            let (id, _) = user_row(db, user)?;
-            let rows = db.query(
-                "SELECT id FROM keyctl.keys WHERE user_id = $1 AND ($2 OR deleted IS NULL) ORDER BY seq",
-                &[&id, &purge],
-            )?;
-            let keys: Vec<KeyId> = rows
-                .iter()
-                .map(|r| decode::key_id(db.site, get(db.site, r, 0, "id", "of the user")?))
-                .collect::<Result<_>>()?;
-            if purge {
-                db.exec(
-                    "DELETE FROM keyctl.superseded
-                     WHERE key_seq IN (SELECT seq FROM keyctl.keys WHERE user_id = $1)",
-                    &[&id],
-                )?;
-                db.exec("DELETE FROM keyctl.keys WHERE user_id = $1", &[&id])?;
-                db.exec("DELETE FROM keyctl.users WHERE id = $1", &[&id])?;
-            } else {
-                db.exec(
-                    "UPDATE keyctl.keys SET deleted = $2, updated = $2
-                     WHERE user_id = $1 AND deleted IS NULL",
-                    &[&id, &now.0],
-                )?;
-                db.exec(
-                    "UPDATE keyctl.users SET password = NULL, removed = $2 WHERE id = $1",
-                    &[&id, &now.0],
-                )?;
-            }
-            let details = serde_json::json!({ "keys": keys, "purged": purge });
-            record(db, now, who.actor(), Action::UserRemove, None, Some(user), details)?;
-            Ok(UserRemoved {
-                keys,
-                purged: purge,
-            })
+            change::user_remove(db, user, purge, who, now)
         })
     }
 
@@ -856,7 +776,7 @@ fn walk(
 }
 
 /// A write transaction, for the changes every backend makes alike.
-impl change::KeyTx for Db<'_, Transaction<'_>> {
+impl change::WriteTx for Db<'_, Transaction<'_>> {
     fn find(&mut self, r: &KeyRef, now: Timestamp) -> Result<Option<(i64, Key)>> {
         find(self, r, now)
     }
@@ -952,6 +872,77 @@ impl change::KeyTx for Db<'_, Transaction<'_>> {
         self.opt(&select, &[&cutoff, &id.as_str()])?
             .map(|row| get(self.site, &row, 0, "row number", id))
             .transpose()
+    }
+
+    fn insert_user(&mut self, user: &UserName, service: bool, now: Timestamp) -> Result<bool> {
+        self.exec(
+            "INSERT INTO keyctl.users(name, created, service) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO NOTHING",
+            &[&user.as_str(), &now.0, &service],
+        )
+        .map(|n| n == 1)
+    }
+
+    fn restore_user(&mut self, user: &UserName, service: bool) -> Result<bool> {
+        self.exec(
+            "UPDATE keyctl.users SET removed = NULL, service = $2
+             WHERE name = $1 AND removed IS NOT NULL",
+            &[&user.as_str(), &service],
+        )
+        .map(|n| n == 1)
+    }
+
+    fn user_row(&mut self, user: &UserName) -> Result<(i64, bool)> {
+        user_row(self, user)
+    }
+
+    fn set_password(&mut self, user: i64, hash: Option<&PasswordHash>) -> Result<()> {
+        self.exec(
+            "UPDATE keyctl.users SET password = $2 WHERE id = $1",
+            &[&user, &hash.map(PasswordHash::as_str)],
+        )
+        .map(drop)
+    }
+
+    fn user_keys(&mut self, user: i64, all: bool) -> Result<Vec<KeyId>> {
+        let rows = self.query(
+            "SELECT id FROM keyctl.keys WHERE user_id = $1 AND ($2 OR deleted IS NULL) ORDER BY seq",
+            &[&user, &all],
+        )?;
+        rows.iter()
+            .map(|r| decode::key_id(self.site, get(self.site, r, 0, "id", "of the user")?))
+            .collect()
+    }
+
+    fn purge_user(&mut self, user: i64) -> Result<()> {
+        self.exec(
+            "DELETE FROM keyctl.superseded
+             WHERE key_seq IN (SELECT seq FROM keyctl.keys WHERE user_id = $1)",
+            &[&user],
+        )?;
+        self.exec("DELETE FROM keyctl.keys WHERE user_id = $1", &[&user])?;
+        self.exec("DELETE FROM keyctl.users WHERE id = $1", &[&user])?;
+        Ok(())
+    }
+
+    fn remove_user(&mut self, user: i64, now: Timestamp) -> Result<()> {
+        self.exec(
+            "UPDATE keyctl.keys SET deleted = $2, updated = $2
+             WHERE user_id = $1 AND deleted IS NULL",
+            &[&user, &now.0],
+        )?;
+        self.exec(
+            "UPDATE keyctl.users SET password = NULL, removed = $2 WHERE id = $1",
+            &[&user, &now.0],
+        )?;
+        Ok(())
+    }
+
+    fn user_info(&mut self, user: &UserName, now: Timestamp) -> Result<UserInfo> {
+        users(self, now)?
+            .into_iter()
+            .find(|u| u.user == *user)
+            .ok_or_else(|| Error::NotFound(format!("no user {user}")))
     }
 
     fn record(
@@ -1160,18 +1151,6 @@ fn known_user<C: GenericClient>(db: &mut Db<'_, C>, user: &UserName) -> Result<(
             crate::names::shown(user.as_str())
         ))),
     }
-}
-
-/// One user's line of `user list`.
-fn one_user<C: GenericClient>(
-    db: &mut Db<'_, C>,
-    user: &UserName,
-    now: Timestamp,
-) -> Result<UserInfo> {
-    users(db, now)?
-        .into_iter()
-        .find(|u| u.user == *user)
-        .ok_or_else(|| Error::NotFound(format!("no user {user}")))
 }
 
 /// Find a key (live or revoked), with its row number.

@@ -397,39 +397,7 @@ impl Backend for Sqlite {
 
     fn user_add(&mut self, user: &UserName, service: bool, who: &Who) -> Result<UserInfo> {
         self.write(&who.clock, |tx, site, now| {
-            let e = |e| site.err(e);
-            let added = tx
-                .execute(
-                    "INSERT INTO users(name, created, service) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(name) DO NOTHING",
-                    params![user.as_str(), now.0, service],
-                )
-                .map_err(e)?;
-            if added == 0 {
-                // A removed user comes back; any other is there already.
-                let back = tx
-                    .execute(
-                        "UPDATE users SET removed = NULL, service = ?2
-                         WHERE name = ?1 AND removed IS NOT NULL",
-                        params![user.as_str(), service],
-                    )
-                    .map_err(e)?;
-                if back == 0 {
-                    return Err(Error::Invalid(format!("user {user} exists already")));
-                }
-            }
-            let details = serde_json::json!({ "service": service });
-            accounts::record(
-                tx,
-                site,
-                now,
-                who.actor(),
-                Action::UserAdd,
-                None,
-                Some(user),
-                details,
-            )?;
-            one_user(tx, site, user, now)
+            change::user_add(&mut Tx { tx, site }, user, service, who, now)
         })
     }
 
@@ -440,72 +408,13 @@ impl Backend for Sqlite {
         who: &Who,
     ) -> Result<UserInfo> {
         self.write(&who.clock, |tx, site, now| {
-            let (id, service) = accounts::user_row(tx, site, user)?;
-            if service && hash.is_some() {
-                return Err(Error::Invalid(format!(
-                    "{user} is a service user, and a service user never has a password"
-                )));
-            }
-            tx.execute(
-                "UPDATE users SET password = ?2 WHERE id = ?1",
-                params![id, hash.map(PasswordHash::as_str)],
-            )
-            .map_err(|e| site.err(e))?;
-            let what = if hash.is_some() { "set" } else { "cleared" };
-            let details = serde_json::json!({ "password": what });
-            accounts::record(
-                tx,
-                site,
-                now,
-                who.actor(),
-                Action::UserPasswd,
-                None,
-                Some(user),
-                details,
-            )?;
-            one_user(tx, site, user, now)
+            change::user_password(&mut Tx { tx, site }, user, hash, who, now)
         })
     }
 
     fn user_remove(&mut self, user: &UserName, purge: bool, who: &Who) -> Result<UserRemoved> {
         self.write(&who.clock, |tx, site, now| {
-            let e = |e| site.err(e);
-            let (id, _) = accounts::user_row(tx, site, user)?;
-            let keys: Vec<KeyId> = tx
-                .prepare("SELECT id FROM keys WHERE user_id = ?1 AND (?2 OR deleted IS NULL) ORDER BY seq")
-                .and_then(|mut s| {
-                    s.query_map(params![id, purge], |r| r.get::<_, String>(0))?
-                        .collect::<rusqlite::Result<Vec<String>>>()
-                })
-                .map_err(e)?
-                .into_iter()
-                .map(|k| decode::key_id(site, k))
-                .collect::<Result<_>>()?;
-            if purge {
-                tx.execute(
-                    "DELETE FROM superseded WHERE key_seq IN (SELECT seq FROM keys WHERE user_id = ?1)",
-                    [id],
-                )
-                .map_err(e)?;
-                tx.execute("DELETE FROM keys WHERE user_id = ?1", [id])
-                    .map_err(e)?;
-                tx.execute("DELETE FROM users WHERE id = ?1", [id])
-                    .map_err(e)?;
-            } else {
-                tx.execute(
-                    "UPDATE keys SET deleted = ?2, updated = ?2 WHERE user_id = ?1 AND deleted IS NULL",
-                    params![id, now.0],
-                )
-                .map_err(e)?;
-                tx.execute(
-                    "UPDATE users SET password = NULL, removed = ?2 WHERE id = ?1",
-                    params![id, now.0],
-                )
-                .map_err(e)?;
-            }
-            let details = serde_json::json!({ "keys": keys, "purged": purge });
-            accounts::record(tx, site, now, who.actor(), Action::UserRemove, None, Some(user), details)?;
-            Ok(UserRemoved { keys, purged: purge })
+            change::user_remove(&mut Tx { tx, site }, user, purge, who, now)
         })
     }
 
@@ -611,13 +520,6 @@ fn stored_key(
 }
 
 /// One user's line of `user list`.
-fn one_user(tx: &Transaction, site: &Site, user: &UserName, now: Timestamp) -> Result<UserInfo> {
-    accounts::users(tx, site, now)?
-        .into_iter()
-        .find(|u| u.user == *user)
-        .ok_or_else(|| Error::NotFound(format!("no user {user}")))
-}
-
 /// Find a key (live or revoked), with its row number.
 fn find(conn: &Connection, site: &Site, r: &KeyRef, now: Timestamp) -> Result<Option<(i64, Key)>> {
     let e = |e| site.err(e);
@@ -702,7 +604,7 @@ struct Tx<'a> {
     site: &'a Site,
 }
 
-impl change::KeyTx for Tx<'_> {
+impl change::WriteTx for Tx<'_> {
     fn find(&mut self, r: &KeyRef, now: Timestamp) -> Result<Option<(i64, Key)>> {
         find(self.tx, self.site, r, now)
     }
@@ -810,6 +712,98 @@ impl change::KeyTx for Tx<'_> {
                     .optional()
             })
             .map_err(|e| self.site.err(e))
+    }
+
+    fn insert_user(&mut self, user: &UserName, service: bool, now: Timestamp) -> Result<bool> {
+        self.tx
+            .execute(
+                "INSERT INTO users(name, created, service) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO NOTHING",
+                params![user.as_str(), now.0, service],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn restore_user(&mut self, user: &UserName, service: bool) -> Result<bool> {
+        self.tx
+            .execute(
+                "UPDATE users SET removed = NULL, service = ?2
+                 WHERE name = ?1 AND removed IS NOT NULL",
+                params![user.as_str(), service],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn user_row(&mut self, user: &UserName) -> Result<(i64, bool)> {
+        accounts::user_row(self.tx, self.site, user)
+    }
+
+    fn set_password(&mut self, user: i64, hash: Option<&PasswordHash>) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE users SET password = ?2 WHERE id = ?1",
+                params![user, hash.map(PasswordHash::as_str)],
+            )
+            .map(drop)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn user_keys(&mut self, user: i64, all: bool) -> Result<Vec<KeyId>> {
+        self.tx
+            .prepare(
+                "SELECT id FROM keys WHERE user_id = ?1 AND (?2 OR deleted IS NULL) ORDER BY seq",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![user, all], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(|e| self.site.err(e))?
+            .into_iter()
+            .map(|k| decode::key_id(self.site, k))
+            .collect()
+    }
+
+    fn purge_user(&mut self, user: i64) -> Result<()> {
+        let e = |e| self.site.err(e);
+        self.tx
+            .execute(
+                "DELETE FROM superseded WHERE key_seq IN (SELECT seq FROM keys WHERE user_id = ?1)",
+                [user],
+            )
+            .map_err(e)?;
+        self.tx
+            .execute("DELETE FROM keys WHERE user_id = ?1", [user])
+            .map_err(e)?;
+        self.tx
+            .execute("DELETE FROM users WHERE id = ?1", [user])
+            .map_err(e)?;
+        Ok(())
+    }
+
+    fn remove_user(&mut self, user: i64, now: Timestamp) -> Result<()> {
+        let e = |e| self.site.err(e);
+        self.tx
+            .execute(
+                "UPDATE keys SET deleted = ?2, updated = ?2 WHERE user_id = ?1 AND deleted IS NULL",
+                params![user, now.0],
+            )
+            .map_err(e)?;
+        self.tx
+            .execute(
+                "UPDATE users SET password = NULL, removed = ?2 WHERE id = ?1",
+                params![user, now.0],
+            )
+            .map_err(e)?;
+        Ok(())
+    }
+
+    fn user_info(&mut self, user: &UserName, now: Timestamp) -> Result<UserInfo> {
+        accounts::users(self.tx, self.site, now)?
+            .into_iter()
+            .find(|u| u.user == *user)
+            .ok_or_else(|| Error::NotFound(format!("no user {user}")))
     }
 
     fn record(
