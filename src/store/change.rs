@@ -1,13 +1,15 @@
 //! What each change to existing keys and users does, decided once for every backend: a
 //! backend finds rows and changes them, inside the write transaction it runs the change in.
 
-use super::{Change, Rotated, Undo, UndoKind, Updated, UserInfo, UserRemoved, Who, decode};
+use super::{
+    Change, Issued, NewKey, Rotated, Undo, UndoKind, Updated, UserInfo, UserRemoved, Who, decode,
+};
 use crate::audit::Action;
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
-use crate::names::{KeyId, UserName};
+use crate::names::{KeyId, KeyName, UserName};
 use crate::time::{Duration, Timestamp};
-use crate::token;
+use crate::token::{self, Digest, Token};
 use crate::users::{Actor, PasswordHash};
 
 /// An earlier secret of a key: its digest, the end of its grace, and whether it is an
@@ -20,6 +22,18 @@ pub(crate) enum Field {
     Expires(Option<i64>),
     Deleted(i64),
     Paths(Option<String>),
+}
+
+/// A new key's row.
+pub(crate) struct KeyRow<'a> {
+    pub id: &'a KeyId,
+    /// The row number of its user.
+    pub user: i64,
+    pub new: &'a NewKey,
+    pub digest: &'a [u8; 32],
+    pub expires: Option<Timestamp>,
+    pub adopted: bool,
+    pub now: Timestamp,
 }
 
 /// The rows a change reads and writes, in the backend's write transaction.
@@ -47,6 +61,24 @@ pub(crate) trait WriteTx {
     /// The row number of key `id` if `prune` may remove it: revoked, or expired, before
     /// `cutoff`.
     fn prunable(&mut self, id: &KeyId, cutoff: i64) -> Result<Option<i64>>;
+    /// The row number of user `user`, made if new (then true); refused when it was
+    /// removed.
+    fn user_id(&mut self, user: &UserName, now: Timestamp) -> Result<(i64, bool)>;
+    /// The id of the live key named `name` of the user at row `user`.
+    fn live_named(&mut self, user: i64, name: &KeyName) -> Result<Option<String>>;
+    /// Insert a new key; false when its id is taken.
+    fn insert_key(&mut self, row: &KeyRow) -> Result<bool>;
+    /// Forget the earlier secrets with this digest that are adopted tokens whose grace is
+    /// over at `now`: they no longer tie the token to their key.
+    fn drop_ended_adopted(&mut self, digest: &[u8; 32], now: Timestamp) -> Result<()>;
+    /// The key (other than `except`) that holds the adopted token with this digest: as
+    /// its current secret, or as an earlier one still in its grace at `now`.
+    fn adopted_by(
+        &mut self,
+        digest: &[u8; 32],
+        except: Option<&KeyId>,
+        now: Timestamp,
+    ) -> Result<Option<KeyId>>;
     /// Add user `user`; false when the name is taken.
     fn insert_user(&mut self, user: &UserName, service: bool, now: Timestamp) -> Result<bool>;
     /// Bring back user `user` if it was removed; false when there is no such user.
@@ -288,6 +320,116 @@ pub(crate) fn undo(tx: &mut impl WriteTx, undo: &Undo, who: &Who, now: Timestamp
         }
     }
     Ok(())
+}
+
+/// Keys made in one transaction, each with its token and how to undo it.
+pub(crate) fn create_keys(
+    tx: &mut impl WriteTx,
+    keys: &[NewKey],
+    action: Action,
+    who: &Who,
+    now: Timestamp,
+) -> Result<Vec<Issued>> {
+    keys.iter()
+        .map(|new| {
+            let (key, token, undo) = insert_key(tx, new, now, None)?;
+            let token = token
+                .ok_or_else(|| Error::Store(format!("key {} was made without a token", key.id)))?;
+            tx.record(now, who.actor(), action, Some(&key), None, made(&key))?;
+            Ok(Issued { key, token, undo })
+        })
+        .collect()
+}
+
+/// Keys for tokens other systems issued, known by their digests, in one transaction.
+pub(crate) fn adopt_keys(
+    tx: &mut impl WriteTx,
+    keys: &[(NewKey, Digest)],
+    who: &Who,
+    now: Timestamp,
+) -> Result<Vec<Key>> {
+    let mut adopted = Vec::with_capacity(keys.len());
+    for (new, digest) in keys {
+        tx.drop_ended_adopted(&digest.0, now)?;
+        if let Some(holder) = tx.adopted_by(&digest.0, None, now)? {
+            let key = tx
+                .find(&KeyRef::Id(holder), now)?
+                .map(|(_, k)| k.label())
+                .unwrap_or_default();
+            return Err(Error::Invalid(format!(
+                "this token is already adopted, by key {key}: a token belongs to one key (delete that key with --purge first to adopt it again)"
+            )));
+        }
+        let key = insert_key(tx, new, now, Some(digest))?.0;
+        tx.record(
+            now,
+            who.actor(),
+            Action::Adopt,
+            Some(&key),
+            None,
+            made(&key),
+        )?;
+        adopted.push(key);
+    }
+    Ok(adopted)
+}
+
+/// Insert one key: the user (created if new), the live-name check, and the key with a
+/// fresh id and a new secret, or the `adopted` token's digest. Returns the key, its token
+/// when keyctl made one, and how to undo the insert.
+fn insert_key(
+    tx: &mut impl WriteTx,
+    new: &NewKey,
+    now: Timestamp,
+    adopted: Option<&Digest>,
+) -> Result<(Key, Option<Token>, Undo)> {
+    let expires = new.expires.at(now)?;
+    if let Some(t) = expires.filter(|t| *t <= now) {
+        return Err(Invalid(format!(
+            "the expiry {t} is not in the future; the key would be born expired"
+        ))
+        .into());
+    }
+    let (user, user_created) = tx.user_id(&new.user, now)?;
+    if let Some(name) = &new.name
+        && let Some(id) = tx.live_named(user, name)?
+    {
+        return Err(Error::Invalid(format!(
+            "user {} already has a key named {name} ({}); choose another --name or delete that key",
+            new.user,
+            crate::names::shown(&id)
+        )));
+    }
+    loop {
+        let id = KeyId::random()?;
+        let (token, digest) = match adopted {
+            Some(digest) => (None, digest.0),
+            None => {
+                let token = token::generate(&new.prefix, &id)?;
+                let digest = token.digest().0;
+                (Some(token), digest)
+            }
+        };
+        let row = KeyRow {
+            id: &id,
+            user,
+            new,
+            digest: &digest,
+            expires,
+            adopted: adopted.is_some(),
+            now,
+        };
+        // A clash of two random 95-bit ids is practically impossible; retry if it happens.
+        if tx.insert_key(&row)? {
+            let key = reread(tx, &id, now)?;
+            let undo = Undo(UndoKind::Create {
+                id,
+                digest,
+                user_created,
+            });
+            return Ok((key, token, undo));
+        }
+    }
 }
 
 /// Add a user, or bring back a removed one.

@@ -17,14 +17,6 @@ pub(crate) trait ImportTx: WriteTx {
     fn key_seq(&mut self, id: &KeyId) -> Result<Option<i64>>;
     /// The live key of `user` named `name`, other than `id`.
     fn named(&mut self, user: &UserName, name: &KeyName, id: &KeyId) -> Result<Option<KeyId>>;
-    /// The key, other than `id`, that an adopted token with this digest verifies for at
-    /// `now`.
-    fn adopted_by(
-        &mut self,
-        digest: &[u8; 32],
-        id: &KeyId,
-        now: Timestamp,
-    ) -> Result<Option<KeyId>>;
     /// Store a record, at row `seq` when it replaces a key.
     fn insert_record(&mut self, r: &KeyRecord, seq: Option<i64>, now: Timestamp) -> Result<()>;
 }
@@ -72,7 +64,7 @@ pub(crate) fn import(
         };
         let mut by_token = None;
         for d in r.adopted_digests(now) {
-            if let Some(id) = tx.adopted_by(&d.0, &r.key.id, now)?.and_then(other) {
+            if let Some(id) = tx.adopted_by(&d.0, Some(&r.key.id), now)?.and_then(other) {
                 by_token = Some(Conflict::Store(Clash::Token, id));
                 break;
             }

@@ -31,17 +31,16 @@ use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
 use crate::names::{KeyId, KeyName, TokenPrefix, UserName};
 use crate::paths::PathPrefixes;
-use crate::store::change::{self, cutoff, made, not_found};
+use crate::store::change::{self, cutoff, not_found};
 use crate::store::decode::{self, Damage};
 use crate::store::location::PgUrl;
 use crate::store::{
     Access, Account, AdoptedLookup, Backend, Change, EarlierSecret, EventFilter, ExportFilter,
     ImportReport, Issued, KeyCounts, KeyRecord, LAST_USED_INTERVAL, ListFilter, Marker, NewKey,
-    OnConflict, Options, Rotated, StoredKey, Undo, UndoKind, Updated, UserInfo, UserRemoved, Who,
-    import,
+    OnConflict, Options, Rotated, StoredKey, Undo, Updated, UserInfo, UserRemoved, Who, import,
 };
 use crate::time::{Clock, Duration, Timestamp};
-use crate::token::{self, Digest, Token};
+use crate::token::Digest;
 use crate::users::{Actor, PasswordHash};
 
 pub use self::watch::LIVENESS;
@@ -339,16 +338,7 @@ fn check_schema(client: &mut Client, site: &Site, access: Access) -> Result<()> 
 impl Backend for Postgres {
     fn create_keys(&mut self, keys: &[NewKey], action: Action, who: &Who) -> Result<Vec<Issued>> {
         self.write(&who.clock, |db, now| {
-            keys.iter()
-                .map(|new| {
-                    let (key, token, undo) = insert_key(db, new, now, None)?;
-                    let token = token.ok_or_else(|| {
-                        Error::Store(format!("key {} was made without a token", key.id))
-                    })?;
-                    record(db, now, who.actor(), action, Some(&key), None, made(&key))?;
-                    Ok(Issued { key, token, undo })
-                })
-                .collect()
+            change::create_keys(db, keys, action, who, now)
         })
     }
 
@@ -477,28 +467,7 @@ impl Backend for Postgres {
     }
 
     fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], who: &Who) -> Result<Vec<Key>> {
-        self.write(&who.clock, |db, now| {
-            let mut adopted = Vec::with_capacity(keys.len());
-            for (new, digest) in keys {
-                // A grace that has ended no longer ties the token to its old key.
-                db.exec(
-                    "DELETE FROM keyctl.superseded WHERE digest = $1 AND adopted AND until <= $2",
-                    &[&digest.0.as_slice(), &now.0],
-                )?;
-                if let Some(holder) = adopted_by(db, &digest.0, None, now)? {
-                    let key = find(db, &KeyRef::Id(holder), now)?
-                        .map(|(_, k)| k.label())
-                        .unwrap_or_default();
-                    return Err(Error::Invalid(format!(
-                        "this token is already adopted, by key {key}: a token belongs to one key (delete that key with --purge first to adopt it again)"
-                    )));
-                }
-                let key = insert_key(db, new, now, Some(digest))?.0;
-                record(db, now, who.actor(), Action::Adopt, Some(&key), None, made(&key))?;
-                adopted.push(key);
-            }
-            Ok(adopted)
-        })
+        self.write(&who.clock, |db, now| change::adopt_keys(db, keys, who, now))
     }
 
     fn export(
@@ -874,6 +843,59 @@ impl change::WriteTx for Db<'_, Transaction<'_>> {
             .transpose()
     }
 
+    fn user_id(&mut self, user: &UserName, now: Timestamp) -> Result<(i64, bool)> {
+        user_id(self, user, now)
+    }
+
+    fn live_named(&mut self, user: i64, name: &KeyName) -> Result<Option<String>> {
+        self.opt(
+            "SELECT id FROM keyctl.keys WHERE user_id = $1 AND name = $2 AND deleted IS NULL",
+            &[&user, &name.as_str()],
+        )?
+        .map(|row| get(self.site, &row, 0, "id", "named"))
+        .transpose()
+    }
+
+    fn insert_key(&mut self, row: &change::KeyRow) -> Result<bool> {
+        let new = row.new;
+        self.exec(
+            "INSERT INTO keyctl.keys(id, user_id, name, description, prefix, digest, paths,
+                                     created, updated, expires, adopted)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                &row.id.as_str(),
+                &row.user,
+                &new.name.as_ref().map(|n| n.as_str()),
+                &new.description.as_ref().map(|d| d.as_str()),
+                &new.prefix.as_str(),
+                &row.digest.as_slice(),
+                &decode::join_paths(&new.paths),
+                &row.now.0,
+                &row.expires.map(|t| t.0),
+                &row.adopted,
+            ],
+        )
+        .map(|n| n == 1)
+    }
+
+    fn drop_ended_adopted(&mut self, digest: &[u8; 32], now: Timestamp) -> Result<()> {
+        self.exec(
+            "DELETE FROM keyctl.superseded WHERE digest = $1 AND adopted AND until <= $2",
+            &[&digest.as_slice(), &now.0],
+        )
+        .map(drop)
+    }
+
+    fn adopted_by(
+        &mut self,
+        digest: &[u8; 32],
+        except: Option<&KeyId>,
+        now: Timestamp,
+    ) -> Result<Option<KeyId>> {
+        adopted_by(self, digest, except, now)
+    }
+
     fn insert_user(&mut self, user: &UserName, service: bool, now: Timestamp) -> Result<bool> {
         self.exec(
             "INSERT INTO keyctl.users(name, created, service) VALUES ($1, $2, $3)
@@ -974,15 +996,6 @@ impl import::ImportTx for Db<'_, Transaction<'_>> {
         )?
         .map(|row| decode::key_id(self.site, get(self.site, &row, 0, "id", "by name")?))
         .transpose()
-    }
-
-    fn adopted_by(
-        &mut self,
-        digest: &[u8; 32],
-        id: &KeyId,
-        now: Timestamp,
-    ) -> Result<Option<KeyId>> {
-        adopted_by(self, digest, Some(id), now)
     }
 
     fn insert_record(&mut self, r: &KeyRecord, seq: Option<i64>, now: Timestamp) -> Result<()> {
@@ -1327,85 +1340,6 @@ fn insert_record(
         )?;
     }
     Ok(())
-}
-
-/// Insert one key inside a write transaction: the user (created if new), the live-name
-/// check, and the key with a fresh id and a new secret, or the `adopted` token's digest.
-/// Returns the key, its token when keyctl made one, and how to undo the insert.
-fn insert_key(
-    db: &mut Db<'_, Transaction<'_>>,
-    new: &NewKey,
-    now: Timestamp,
-    adopted: Option<&Digest>,
-) -> Result<(Key, Option<Token>, Undo)> {
-    let expires = new.expires.at(now)?;
-    if let Some(t) = expires.filter(|t| *t <= now) {
-        return Err(Invalid(format!(
-            "the expiry {t} is not in the future; the key would be born expired"
-        ))
-        .into());
-    }
-    let (uid, user_created) = user_id(db, &new.user, now)?;
-    if let Some(name) = &new.name {
-        let existing = db.opt(
-            "SELECT id FROM keyctl.keys WHERE user_id = $1 AND name = $2 AND deleted IS NULL",
-            &[&uid, &name.as_str()],
-        )?;
-        if let Some(row) = existing {
-            let id: String = get(db.site, &row, 0, "id", "named")?;
-            return Err(Error::Invalid(format!(
-                "user {} already has a key named {name} ({}); choose another --name or delete that key",
-                new.user,
-                crate::names::shown(&id)
-            )));
-        }
-    }
-    let paths = decode::join_paths(&new.paths);
-    let (name, description) = (
-        new.name.as_ref().map(|n| n.as_str()),
-        new.description.as_ref().map(|d| d.as_str()),
-    );
-    let expires_at = expires.map(|t| t.0);
-    let is_adopted = adopted.is_some();
-    loop {
-        let id = KeyId::random()?;
-        let (token, digest) = match adopted {
-            Some(digest) => (None, digest.0),
-            None => {
-                let token = token::generate(&new.prefix, &id)?;
-                let digest = token.digest().0;
-                (Some(token), digest)
-            }
-        };
-        let inserted = db.exec(
-            "INSERT INTO keyctl.keys(id, user_id, name, description, prefix, digest, paths,
-                                     created, updated, expires, adopted)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
-             ON CONFLICT (id) DO NOTHING",
-            &[
-                &id.as_str(),
-                &uid,
-                &name,
-                &description,
-                &new.prefix.as_str(),
-                &digest.as_slice(),
-                &paths,
-                &now.0,
-                &expires_at,
-                &is_adopted,
-            ],
-        )?;
-        // A clash of two random 95-bit ids is practically impossible; retry if it happens.
-        if inserted == 1 {
-            let key = change::reread(db, &id, now)?;
-            let undo = Undo(UndoKind::Create {
-                id,
-                digest,
-                user_created,
-            });
-            return Ok((key, token, undo));
-        }
-    }
 }
 
 /// Column `i` of `row`; a value keyctl cannot read there (a column retyped by another

@@ -22,16 +22,16 @@ use crate::error::{Error, Invalid, Result};
 use crate::key::{Key, KeyRef};
 use crate::names::{KeyId, KeyName, TokenPrefix, UserName};
 use crate::paths::PathPrefixes;
-use crate::store::change::{self, cutoff, made, not_found};
+use crate::store::change::{self, cutoff, not_found};
 use crate::store::decode::{self, Damage};
 use crate::store::{Account, EventFilter, UserInfo, UserRemoved, Who, import};
 use crate::store::{
     AdoptedLookup, Backend, Change, EarlierSecret, ExportFilter, ImportReport, Issued, KeyRecord,
     LAST_USED_INTERVAL, ListFilter, Marker, NewKey, OnConflict, Options, Rotated, StoredKey, Undo,
-    UndoKind, Updated,
+    Updated,
 };
 use crate::time::{Clock, Duration, Timestamp};
-use crate::token::{self, Digest, Token};
+use crate::token::Digest;
 use crate::users::{Actor, PasswordHash};
 
 const KEY_COLUMNS: &str = "k.id, u.name, k.name, k.description, k.prefix, k.paths,
@@ -100,25 +100,7 @@ impl Sqlite {
 impl Backend for Sqlite {
     fn create_keys(&mut self, keys: &[NewKey], action: Action, who: &Who) -> Result<Vec<Issued>> {
         self.write(&who.clock, |tx, site, now| {
-            keys.iter()
-                .map(|new| {
-                    let (key, token, undo) = insert_key(tx, site, new, now, None)?;
-                    let token = token.ok_or_else(|| {
-                        Error::Store(format!("key {} was made without a token", key.id))
-                    })?;
-                    accounts::record(
-                        tx,
-                        site,
-                        now,
-                        who.actor(),
-                        action,
-                        Some(&key),
-                        None,
-                        made(&key),
-                    )?;
-                    Ok(Issued { key, token, undo })
-                })
-                .collect()
+            change::create_keys(&mut Tx { tx, site }, keys, action, who, now)
         })
     }
 
@@ -264,28 +246,7 @@ impl Backend for Sqlite {
 
     fn adopt_keys(&mut self, keys: &[(NewKey, Digest)], who: &Who) -> Result<Vec<Key>> {
         self.write(&who.clock, |tx, site, now| {
-            let e = |e| site.err(e);
-            let mut adopted = Vec::with_capacity(keys.len());
-            for (new, digest) in keys {
-                // A grace that has ended no longer ties the token to its old key.
-                tx.prepare_cached(
-                    "DELETE FROM superseded WHERE digest = ?1 AND adopted = 1 AND until <= ?2",
-                )
-                .and_then(|mut s| s.execute(params![digest.0.as_slice(), now.0]))
-                .map_err(e)?;
-                if let Some(holder) = adopted_by(tx, site, &digest.0, None, now)? {
-                    let key = find(tx, site, &KeyRef::Id(holder), now)?
-                        .map(|(_, k)| k.label())
-                        .unwrap_or_default();
-                    return Err(Error::Invalid(format!(
-                        "this token is already adopted, by key {key}: a token belongs to one key (delete that key with --purge first to adopt it again)"
-                    )));
-                }
-                let key = insert_key(tx, site, new, now, Some(digest))?.0;
-                accounts::record(tx, site, now, who.actor(), Action::Adopt, Some(&key), None, made(&key))?;
-                adopted.push(key);
-            }
-            Ok(adopted)
+            change::adopt_keys(&mut Tx { tx, site }, keys, who, now)
         })
     }
 
@@ -714,6 +675,68 @@ impl change::WriteTx for Tx<'_> {
             .map_err(|e| self.site.err(e))
     }
 
+    fn user_id(&mut self, user: &UserName, now: Timestamp) -> Result<(i64, bool)> {
+        user_id(self.tx, self.site, user, now)
+    }
+
+    fn live_named(&mut self, user: i64, name: &KeyName) -> Result<Option<String>> {
+        self.tx
+            .prepare_cached(
+                "SELECT id FROM keys WHERE user_id = ?1 AND name = ?2 AND deleted IS NULL",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![user, name.as_str()], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn insert_key(&mut self, row: &change::KeyRow) -> Result<bool> {
+        let new = row.new;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO keys(id, user_id, name, description, prefix, digest, paths,
+                                  created, updated, expires, adopted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
+                 ON CONFLICT(id) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    row.id.as_str(),
+                    row.user,
+                    new.name.as_ref().map(|n| n.as_str()),
+                    new.description.as_ref().map(|d| d.as_str()),
+                    new.prefix.as_str(),
+                    row.digest.as_slice(),
+                    decode::join_paths(&new.paths),
+                    row.now.0,
+                    row.expires.map(|t| t.0),
+                    row.adopted
+                ])
+            })
+            .map(|n| n == 1)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn drop_ended_adopted(&mut self, digest: &[u8; 32], now: Timestamp) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "DELETE FROM superseded WHERE digest = ?1 AND adopted = 1 AND until <= ?2",
+            )
+            .and_then(|mut s| s.execute(params![digest.as_slice(), now.0]))
+            .map(drop)
+            .map_err(|e| self.site.err(e))
+    }
+
+    fn adopted_by(
+        &mut self,
+        digest: &[u8; 32],
+        except: Option<&KeyId>,
+        now: Timestamp,
+    ) -> Result<Option<KeyId>> {
+        adopted_by(self.tx, self.site, digest, except, now)
+    }
+
     fn insert_user(&mut self, user: &UserName, service: bool, now: Timestamp) -> Result<bool> {
         self.tx
             .execute(
@@ -844,15 +867,6 @@ impl import::ImportTx for Tx<'_> {
             .transpose()
     }
 
-    fn adopted_by(
-        &mut self,
-        digest: &[u8; 32],
-        id: &KeyId,
-        now: Timestamp,
-    ) -> Result<Option<KeyId>> {
-        adopted_by(self.tx, self.site, digest, Some(id), now)
-    }
-
     fn insert_record(&mut self, r: &KeyRecord, seq: Option<i64>, now: Timestamp) -> Result<()> {
         insert_record(self.tx, self.site, r, seq, now)
     }
@@ -952,90 +966,6 @@ fn insert_record(
         .map_err(e)?;
     }
     Ok(())
-}
-
-/// Insert one key inside a write transaction: the user (created if new), the live-name
-/// check, and the key with a fresh id and a new secret, or the `adopted` token's digest.
-/// Returns the key, its token when keyctl made one, and how to undo the insert.
-/// Statements are cached, so a bulk insert parses each of them once.
-fn insert_key(
-    tx: &Transaction,
-    site: &Site,
-    new: &NewKey,
-    now: Timestamp,
-    adopted: Option<&Digest>,
-) -> Result<(Key, Option<Token>, Undo)> {
-    let e = |e| site.err(e);
-    let expires = new.expires.at(now)?;
-    if let Some(t) = expires.filter(|t| *t <= now) {
-        return Err(Invalid(format!(
-            "the expiry {t} is not in the future; the key would be born expired"
-        ))
-        .into());
-    }
-    let (uid, user_created) = user_id(tx, site, &new.user, now)?;
-    if let Some(name) = &new.name {
-        let existing: Option<String> = tx
-            .prepare_cached(
-                "SELECT id FROM keys WHERE user_id = ?1 AND name = ?2 AND deleted IS NULL",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![uid, name.as_str()], |r| r.get(0))
-                    .optional()
-            })
-            .map_err(e)?;
-        if let Some(id) = existing {
-            return Err(Error::Invalid(format!(
-                "user {} already has a key named {name} ({}); choose another --name or delete that key",
-                new.user,
-                crate::names::shown(&id)
-            )));
-        }
-    }
-    let paths = decode::join_paths(&new.paths);
-    let mut insert = tx
-        .prepare_cached(
-            "INSERT INTO keys(id, user_id, name, description, prefix, digest, paths,
-                              created, updated, expires, adopted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
-             ON CONFLICT(id) DO NOTHING",
-        )
-        .map_err(e)?;
-    loop {
-        let id = KeyId::random()?;
-        let (token, digest) = match adopted {
-            Some(digest) => (None, digest.0),
-            None => {
-                let token = token::generate(&new.prefix, &id)?;
-                let digest = token.digest().0;
-                (Some(token), digest)
-            }
-        };
-        let inserted = insert
-            .execute(params![
-                id.as_str(),
-                uid,
-                new.name.as_ref().map(|n| n.as_str()),
-                new.description.as_ref().map(|d| d.as_str()),
-                new.prefix.as_str(),
-                digest.as_slice(),
-                paths,
-                now.0,
-                expires.map(|t| t.0),
-                adopted.is_some()
-            ])
-            .map_err(e)?;
-        // A clash of two random 95-bit ids is practically impossible; retry if it happens.
-        if inserted == 1 {
-            let key = change::reread(&mut Tx { tx, site }, &id, now)?;
-            let undo = Undo(UndoKind::Create {
-                id,
-                digest,
-                user_created,
-            });
-            return Ok((key, token, undo));
-        }
-    }
 }
 
 /// Column `i` of `row`; a value of a type keyctl never writes there is damage to the store,
