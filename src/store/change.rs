@@ -95,8 +95,8 @@ pub(crate) trait WriteTx {
     /// Revoke every live key of the user at row `user`, clear its password and mark it
     /// removed.
     fn remove_user(&mut self, user: i64, now: Timestamp) -> Result<()>;
-    /// User `user` as `user list` shows it.
-    fn user_info(&mut self, user: &UserName, now: Timestamp) -> Result<UserInfo>;
+    /// Every user as `user list` shows them.
+    fn users(&mut self, now: Timestamp) -> Result<Vec<UserInfo>>;
     /// Append an event to the audit log.
     fn record(
         &mut self,
@@ -432,6 +432,21 @@ fn insert_key(
     }
 }
 
+/// One user as `user list` shows it.
+fn user_info(tx: &mut impl WriteTx, user: &UserName, now: Timestamp) -> Result<UserInfo> {
+    tx.users(now)?
+        .into_iter()
+        .find(|u| u.user == *user)
+        .ok_or_else(|| Error::NotFound(format!("no user {user}")))
+}
+
+/// A key for a removed user is refused until the user is added again.
+pub(crate) fn removed(user: &UserName) -> Error {
+    Error::Invalid(format!(
+        "user {user} was removed; `keyctl user add {user}` brings it back"
+    ))
+}
+
 /// Add a user, or bring back a removed one.
 pub(crate) fn user_add(
     tx: &mut impl WriteTx,
@@ -445,7 +460,7 @@ pub(crate) fn user_add(
     }
     let details = serde_json::json!({ "service": service });
     tx.record(now, who.actor(), Action::UserAdd, None, Some(user), details)?;
-    tx.user_info(user, now)
+    user_info(tx, user, now)
 }
 
 /// Set or clear a user's password.
@@ -473,7 +488,7 @@ pub(crate) fn user_password(
         Some(user),
         details,
     )?;
-    tx.user_info(user, now)
+    user_info(tx, user, now)
 }
 
 /// Revoke (or purge) every key of a user, and the user with them.

@@ -7,6 +7,7 @@ use std::fmt::Display;
 use crate::error::{Error, Invalid, Result};
 use crate::names::{KeyId, shown};
 use crate::paths::{PathPrefix, PathPrefixes};
+use crate::store::EarlierSecret;
 use crate::time::{MAX_TIMESTAMP, Timestamp};
 use crate::token::Digest;
 
@@ -81,4 +82,26 @@ pub(crate) fn paths(site: &impl Damage, key: &str, joined: Option<String>) -> Re
 /// Path prefixes as they are stored (see [`paths`]).
 pub(crate) fn join_paths(paths: &PathPrefixes) -> Option<String> {
     (!paths.is_empty()).then(|| paths.join("\n"))
+}
+
+/// The earlier secrets of key `key` still in their grace at `now`, from their rows:
+/// digest, grace end, adopted.
+pub(crate) fn earlier(
+    site: &impl Damage,
+    key: &KeyId,
+    rows: impl IntoIterator<Item = (Vec<u8>, i64, bool)>,
+    now: Timestamp,
+) -> Result<Vec<EarlierSecret>> {
+    let mut earlier = Vec::new();
+    for (d, until, adopted) in rows {
+        let until = checked_time(site, key, "grace end", until)?;
+        if until > now {
+            earlier.push(EarlierSecret {
+                digest: digest(site, d, key)?,
+                until,
+                adopted,
+            });
+        }
+    }
+    Ok(earlier)
 }

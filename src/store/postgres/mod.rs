@@ -35,9 +35,9 @@ use crate::store::change::{self, cutoff, not_found};
 use crate::store::decode::{self, Damage};
 use crate::store::location::PgUrl;
 use crate::store::{
-    Access, Account, AdoptedLookup, Backend, Change, EarlierSecret, EventFilter, ExportFilter,
-    ImportReport, Issued, KeyCounts, KeyRecord, LAST_USED_INTERVAL, ListFilter, Marker, NewKey,
-    OnConflict, Options, Rotated, StoredKey, Undo, Updated, UserInfo, UserRemoved, Who, import,
+    Access, Account, AdoptedLookup, Backend, Change, EventFilter, ExportFilter, ImportReport,
+    Issued, KeyCounts, KeyRecord, LAST_USED_INTERVAL, ListFilter, Marker, NewKey, OnConflict,
+    Options, Rotated, StoredKey, Undo, Updated, UserInfo, UserRemoved, Who, import,
 };
 use crate::time::{Clock, Duration, Timestamp};
 use crate::token::Digest;
@@ -506,22 +506,13 @@ impl Backend for Postgres {
                 let digests: Option<Vec<Vec<u8>>> =
                     get(site, &row, 16, "earlier digest", &key.id)?;
                 let adopted: Option<Vec<bool>> = get(site, &row, 17, "adopted mark", &key.id)?;
-                let mut earlier = Vec::new();
-                for ((until, d), adopted) in untils
+                let rows = digests
                     .unwrap_or_default()
                     .into_iter()
-                    .zip(digests.unwrap_or_default())
+                    .zip(untils.unwrap_or_default())
                     .zip(adopted.unwrap_or_default())
-                {
-                    let until = decode::checked_time(site, &key.id, "grace end", until)?;
-                    if until > now {
-                        earlier.push(EarlierSecret {
-                            digest: decode::digest(site, d, &key.id)?,
-                            until,
-                            adopted,
-                        });
-                    }
-                }
+                    .map(|((d, until), adopted)| (d, until, adopted));
+                let earlier = decode::earlier(site, &key.id, rows, now)?;
                 f(KeyRecord {
                     key,
                     digest,
@@ -960,11 +951,8 @@ impl change::WriteTx for Db<'_, Transaction<'_>> {
         Ok(())
     }
 
-    fn user_info(&mut self, user: &UserName, now: Timestamp) -> Result<UserInfo> {
-        users(self, now)?
-            .into_iter()
-            .find(|u| u.user == *user)
-            .ok_or_else(|| Error::NotFound(format!("no user {user}")))
+    fn users(&mut self, now: Timestamp) -> Result<Vec<UserInfo>> {
+        users(self, now)
     }
 
     fn record(
@@ -1258,9 +1246,7 @@ fn user_id(
     let uid: i64 = get(db.site, &row, 0, "row number", &what)?;
     let removed: Option<i64> = get(db.site, &row, 1, "removal time", &what)?;
     if removed.is_some() {
-        return Err(Error::Invalid(format!(
-            "user {user} was removed; `keyctl user add {user}` brings it back"
-        )));
+        return Err(change::removed(user));
     }
     Ok((uid, created))
 }

@@ -26,7 +26,7 @@ use crate::store::change::{self, cutoff, not_found};
 use crate::store::decode::{self, Damage};
 use crate::store::{Account, EventFilter, UserInfo, UserRemoved, Who, import};
 use crate::store::{
-    AdoptedLookup, Backend, Change, EarlierSecret, ExportFilter, ImportReport, Issued, KeyRecord,
+    AdoptedLookup, Backend, Change, ExportFilter, ImportReport, Issued, KeyRecord,
     LAST_USED_INTERVAL, ListFilter, Marker, NewKey, OnConflict, Options, Rotated, StoredKey, Undo,
     Updated,
 };
@@ -296,17 +296,8 @@ impl Backend for Sqlite {
                     column(site, row, 15, "secret digest", &key.id)?,
                     &key.id,
                 )?;
-                let mut earlier = Vec::new();
-                for (d, until, adopted) in superseded_rows(conn, seq).map_err(e)? {
-                    let until = decode::checked_time(site, &key.id, "grace end", until)?;
-                    if until > now {
-                        earlier.push(EarlierSecret {
-                            digest: decode::digest(site, d, &key.id)?,
-                            until,
-                            adopted,
-                        });
-                    }
-                }
+                let rows = superseded_rows(conn, seq).map_err(e)?;
+                let earlier = decode::earlier(site, &key.id, rows, now)?;
                 f(KeyRecord {
                     key,
                     digest,
@@ -822,11 +813,8 @@ impl change::WriteTx for Tx<'_> {
         Ok(())
     }
 
-    fn user_info(&mut self, user: &UserName, now: Timestamp) -> Result<UserInfo> {
-        accounts::users(self.tx, self.site, now)?
-            .into_iter()
-            .find(|u| u.user == *user)
-            .ok_or_else(|| Error::NotFound(format!("no user {user}")))
+    fn users(&mut self, now: Timestamp) -> Result<Vec<UserInfo>> {
+        accounts::users(self.tx, self.site, now)
     }
 
     fn record(
@@ -894,9 +882,7 @@ fn user_id(tx: &Transaction, site: &Site, user: &UserName, now: Timestamp) -> Re
         .and_then(|mut s| s.query_row([user.as_str()], |r| Ok((r.get(0)?, r.get(1)?))))
         .map_err(e)?;
     if removed.is_some() {
-        return Err(Error::Invalid(format!(
-            "user {user} was removed; `keyctl user add {user}` brings it back"
-        )));
+        return Err(change::removed(user));
     }
     Ok((uid, created))
 }
