@@ -3,7 +3,9 @@
 //! [`Store`] is what callers hold. It forwards each operation to a `Backend`: the SQLite
 //! file in [`sqlite`], or, with the `postgres` feature, a PostgreSQL database shared by
 //! many machines (`store/postgres/`), chosen by the [`Location`]. All SQL lives under this
-//! module.
+//! module. What a change does is decided once (`change.rs`, `import.rs`), over the rows
+//! each backend reads and writes in its transaction; values read back are checked once
+//! (`decode.rs`).
 //!
 //! Every change is one transaction, and the time it records or compares is read from the
 //! store's [`Clock`] inside that transaction, after any wait for another writer's lock.
