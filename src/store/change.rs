@@ -110,7 +110,7 @@ pub(crate) trait WriteTx {
 }
 
 /// The audit details of a new key.
-pub(crate) fn made(key: &Key) -> serde_json::Value {
+fn made(key: &Key) -> serde_json::Value {
     serde_json::json!({
         "name": key.name,
         "prefix": key.prefix,
@@ -131,7 +131,7 @@ pub(crate) fn cutoff(now: Timestamp, older_than: Duration) -> i64 {
 /// A key that exists and is not revoked (management commands refuse revoked keys: exit 3).
 /// Secrets superseded earlier whose grace has ended are deleted on the way: every write
 /// to a key passes here.
-pub(crate) fn live(tx: &mut impl WriteTx, r: &KeyRef, now: Timestamp) -> Result<(i64, Key)> {
+fn live(tx: &mut impl WriteTx, r: &KeyRef, now: Timestamp) -> Result<(i64, Key)> {
     let (seq, key) = tx.find(r, now)?.ok_or_else(|| not_found(r))?;
     if key.deleted.is_some() {
         return Err(Error::NotFound(format!(
@@ -144,7 +144,7 @@ pub(crate) fn live(tx: &mut impl WriteTx, r: &KeyRef, now: Timestamp) -> Result<
 }
 
 /// A key as the transaction now has it.
-pub(crate) fn reread(tx: &mut impl WriteTx, id: &KeyId, now: Timestamp) -> Result<Key> {
+fn reread(tx: &mut impl WriteTx, id: &KeyId, now: Timestamp) -> Result<Key> {
     tx.find(&KeyRef::Id(id.clone()), now)?
         .map(|(_, key)| key)
         .ok_or_else(|| Error::Store(format!("key {id} vanished during the update")))
