@@ -38,6 +38,10 @@ pub enum Error {
     /// The store cannot be used: not a keyctl store, newer schema, unwritable, busy (exit 4).
     #[error("{0}")]
     Store(String),
+    /// There is no store where one was asked for, and the command does not make one
+    /// (exit 4).
+    #[error("{0}")]
+    NoStore(String),
     /// Writing output failed (a closed pipe is treated as success where nothing is lost).
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
@@ -65,6 +69,7 @@ impl Error {
             Error::Invalid(_) => EXIT_USAGE,
             Error::NotFound(_) => EXIT_NOT_FOUND,
             Error::Store(_)
+            | Error::NoStore(_)
             | Error::Output(_)
             | Error::Input { .. }
             | Error::Undelivered(_)

@@ -58,19 +58,19 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode> {
             .collect();
         return Err(refusal(&keys, &outcomes, args.on_conflict));
     }
-    let outcomes = if args.dry_run && ctx.db.file().is_some_and(|f| !f.exists()) {
-        // No store to clash with: a real run would make it and import everything.
-        vec![Outcome::Imported; records.len()]
+    let access = if args.dry_run {
+        Access::Read
     } else {
-        let access = if args.dry_run {
-            Access::Read
-        } else {
-            Access::Create
-        };
-        let mut store = ctx.open(access)?;
-        store
-            .import(&records, args.on_conflict, args.dry_run)?
-            .outcomes
+        Access::Create
+    };
+    let outcomes = match ctx.open(access) {
+        // No store to clash with: a real run would make it and import everything.
+        Err(Error::NoStore(_)) if args.dry_run => vec![Outcome::Imported; records.len()],
+        store => {
+            store?
+                .import(&records, args.on_conflict, args.dry_run)?
+                .outcomes
+        }
     };
     if outcomes.iter().any(|o| matches!(o, Outcome::Refused(_))) {
         return Err(refusal(&keys, &outcomes, args.on_conflict));

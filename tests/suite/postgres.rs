@@ -362,6 +362,15 @@ fn moving_a_store_from_sqlite_keeps_every_token_working() {
     )
     .code(0);
 
+    // A dry run first: the database holds no store yet, so every key would be imported,
+    // and nothing is made.
+    let pg = Env::on(&db);
+    let export = file.run(&["export", "--all"]);
+    export.code(0);
+    let dry = pg.run_stdin(&["import", "--dry-run"], export.stdout.as_bytes());
+    assert_eq!(dry.code(0).stdout, "would import 4, replace 0, skip 0\n");
+    assert!(!pg.store_exists());
+
     // The README's command line: keyctl export | keyctl --db postgresql://... import
     let out = file
         .command_of("sh")
@@ -378,7 +387,6 @@ fn moving_a_store_from_sqlite_keeps_every_token_working() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pg = Env::on(&db);
     for (token, args) in [
         (&plain, &["--path", "/api/x"][..]),
         (&plain, &["--path", "/other"]),

@@ -303,7 +303,7 @@ fn check_schema(client: &mut Client, site: &Site, access: Access) -> Result<()> 
     let state = schema::state(client).map_err(|e| site.err(e))?;
     let state = match state {
         schema::State::Missing if access != Access::Create => {
-            return Err(Error::Store(format!(
+            return Err(Error::NoStore(format!(
                 "no key store in database {p}: it has no schema keyctl (`keyctl create` makes one)"
             )));
         }

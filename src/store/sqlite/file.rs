@@ -143,7 +143,7 @@ pub(crate) fn open(site: &Site, options: &Options) -> Result<Connection> {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if options.access != Access::Create {
-                return Err(Error::Store(format!(
+                return Err(Error::NoStore(format!(
                     "no key store at {shown} (`keyctl create` makes one)"
                 )));
             }
